@@ -1,0 +1,154 @@
+"""The FastAPI app: the OpenAI routes (with and without ``/v1``) and OpenAI-shaped errors.
+
+``create_app(endpoints=...)`` mounts only the routes a function serves, so the per-endpoint
+Lambdas share one code path with the streaming function and ``lambdagate serve``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from lambdagate import __version__
+from lambdagate.api.gateway import Endpoint, Gateway
+from lambdagate.api.requests import validation_error
+from lambdagate.api.responses import error_response
+from lambdagate.config import load_store
+from lambdagate.config.store import ConfigStore
+from lambdagate.errors import GatewayError, InvalidRequest
+
+logger = logging.getLogger("lambdagate.api")
+
+ENDPOINTS = ("chat", "completions", "models")
+_ROUTES = {
+    "chat": ("/chat/completions", "POST", "ChatCompletionRequest", "Create a chat completion"),
+    "completions": ("/completions", "POST", "CompletionRequest", "Create a text completion"),
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A completion object, or with `stream: true` an SSE stream of chunks ending "
+                         "with `data: [DONE]`.",
+          "content": {"application/json": {}, "text/event-stream": {}}},
+    "4XX": {"description": "OpenAI-shaped error: `{\"error\": {message, type, param, code}}`"},
+    "5XX": {"description": "Upstream failure or timeout, OpenAI-shaped"},
+}
+
+
+def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = ENDPOINTS) -> FastAPI:
+    """An app for ``endpoints`` over ``store`` (``$LAMBDAGATE_CONFIG`` when not given)."""
+    gateway = Gateway(store if store is not None else load_store())
+    app = FastAPI(
+        title="lambdagate", version=__version__,
+        description="OpenAI-compatible LLM gateway. Authenticate with `Authorization: Bearer <key>`.",
+    )
+    app.state.gateway = gateway
+
+    for endpoint in endpoints:
+        if endpoint == "models":
+            _add_models_routes(app, gateway)
+        elif endpoint in _ROUTES:
+            _add_completion_route(app, gateway, endpoint)
+        else:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    _document_request_bodies(app)
+    return app
+
+
+def _add_completion_route(app: FastAPI, gateway: Gateway, endpoint: str) -> None:
+    path, method, schema, summary = _ROUTES[endpoint]
+    kind: Endpoint = "chat" if endpoint == "chat" else "completions"
+
+    async def create(request: Request) -> Response:
+        return await gateway.complete(request, kind)
+
+    extra = {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{schema}"}}}}}
+    for prefix, documented in (("/v1", True), ("", False)):
+        app.add_api_route(prefix + path, create, methods=[method], summary=summary, name=f"{endpoint}{prefix}",
+                          include_in_schema=documented, openapi_extra=extra, responses=_RESPONSES,
+                          response_model=None)
+
+
+def _add_models_routes(app: FastAPI, gateway: Gateway) -> None:
+    async def list_models(request: Request) -> Response:
+        return await gateway.list_models(request)
+
+    async def retrieve_model(request: Request, model_id: str) -> Response:
+        return await gateway.get_model(request, model_id)
+
+    for prefix, documented in (("/v1", True), ("", False)):
+        app.add_api_route(prefix + "/models", list_models, methods=["GET"], summary="List models",
+                          include_in_schema=documented, response_model=None, name=f"models{prefix}")
+        app.add_api_route(prefix + "/models/{model_id:path}", retrieve_model, methods=["GET"],
+                          summary="Retrieve a model", include_in_schema=documented, response_model=None,
+                          name=f"model{prefix}")
+
+
+def _document_request_bodies(app: FastAPI) -> None:
+    """Add the request models to the OpenAPI document when /docs first asks for it.
+
+    Routes read their bodies themselves (auth comes before parsing, and errors are OpenAI's), so
+    FastAPI cannot infer the schemas; generating them lazily keeps them off the cold start.
+    """
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = original()
+        from pydantic.json_schema import models_json_schema
+
+        from lambdagate.types import ChatCompletionRequest, CompletionRequest
+
+        _, schemas = models_json_schema(
+            [(ChatCompletionRequest, "validation"), (CompletionRequest, "validation")],
+            ref_template="#/components/schemas/{model}",
+        )
+        document.setdefault("components", {}).setdefault("schemas", {}).update(schemas.get("$defs", {}))
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    message = errors[0].get("msg", "Invalid request.") if errors else "Invalid request."
+    return error_response(InvalidRequest(str(message)))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        message = f"Invalid URL ({request.method} {request.url.path})"
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed for {request.url.path}."
+    else:
+        message = str(exc.detail)
+    return error_response(GatewayError(message, status=exc.status_code, type="invalid_request_error"))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the log (no secrets are in locals we format), never to the client.
+    logger.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return error_response(GatewayError("The gateway failed to process the request.", status=500))
+
+
+__all__ = ["ENDPOINTS", "create_app", "validation_error"]

@@ -1,0 +1,5 @@
+"""Request logs and metrics: what happened to each request, never a key or (unless asked) a prompt."""
+
+from lambdagate.observability.records import RequestRecord, record_request, usage_of
+
+__all__ = ["RequestRecord", "record_request", "usage_of"]

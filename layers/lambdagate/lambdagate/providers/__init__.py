@@ -1,0 +1,1 @@
+"""Provider adapters, one package per provider type, imported only when a request needs one."""
