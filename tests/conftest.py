@@ -41,7 +41,7 @@ class ServerThread:
     def __init__(self, app: Any) -> None:
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="off"))
+                                                    lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -7,7 +7,8 @@ Lambdas share one code path with the streaming function and ``lambdagate serve``
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -44,7 +45,7 @@ def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = EN
     """An app for ``endpoints`` over ``store`` (``$LAMBDAGATE_CONFIG`` when not given)."""
     gateway = Gateway(store if store is not None else load_store())
     app = FastAPI(
-        title="lambdagate", version=__version__,
+        title="lambdagate", version=__version__, lifespan=_lifespan,
         description="OpenAI-compatible LLM gateway. Authenticate with `Authorization: Bearer <key>`.",
     )
     app.state.gateway = gateway
@@ -63,6 +64,15 @@ def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = EN
     app.add_exception_handler(Exception, _unexpected_error)
     _document_request_bodies(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Close the upstream connection pool when a server shuts down (Mangum runs no lifespan)."""
+    yield
+    from lambdagate.upstream_http import close_client
+
+    await close_client()
 
 
 def _add_completion_route(app: FastAPI, gateway: Gateway, endpoint: str) -> None:

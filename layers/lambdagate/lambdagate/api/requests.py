@@ -79,6 +79,13 @@ def validation_error(exc: ValidationError) -> InvalidRequest:
     if kind == "missing":
         return InvalidRequest(f"Missing required parameter: '{param}'.", param=param,
                               code="missing_required_parameter")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        # The location stops at the union; the field the client got wrong is its discriminator.
+        tag = str(first.get("ctx", {}).get("discriminator", "")).strip("'")
+        param = f"{param}.{tag}" if param and tag else param
+        if kind == "union_tag_not_found":
+            return InvalidRequest(f"Missing required parameter: '{param}'.", param=param,
+                                  code="missing_required_parameter")
     if kind in ("union_tag_invalid", "literal_error", "enum"):
         expected = first.get("ctx", {}).get("expected", "")
         return InvalidRequest(f"Invalid value: {_show(first.get('input'))}. Supported values are: {expected}.",

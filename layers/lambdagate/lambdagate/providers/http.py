@@ -89,7 +89,10 @@ def failure(response: httpx.Response, content: bytes, target: Target, parse: Err
 def transport_failure(exc: Exception, target: Target) -> Exception:
     import httpx
 
-    if isinstance(exc, httpx.TimeoutException):
+    # httpx-aiohttp reports a refused connection as ConnectTimeout; the cause tells them apart.
+    cause = exc.__cause__
+    refused = isinstance(cause, OSError) and not isinstance(cause, TimeoutError)
+    if isinstance(exc, httpx.TimeoutException) and not refused:
         return UpstreamTimeout(f"{target.provider_name} did not answer within {target.timeout:g} seconds.")
     return UpstreamUnavailable(f"{target.provider_name} could not be reached.")
 

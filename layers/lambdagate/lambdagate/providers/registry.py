@@ -11,6 +11,13 @@ from lambdagate.providers.base import Provider
 PROVIDER_MODULES: dict[str, str] = {
     "openai": "lambdagate.providers.openai",
     "mock": "lambdagate.providers.mock",
+    "anthropic": "lambdagate.providers.anthropic",
+    "azure": "lambdagate.providers.azure",
+    "bedrock": "lambdagate.providers.bedrock",
+    "cohere": "lambdagate.providers.cohere",
+    "gemini": "lambdagate.providers.gemini",
+    "mistral": "lambdagate.providers.mistral",
+    "replicate": "lambdagate.providers.replicate",
 }
 
 _loaded: dict[str, Provider] = {}

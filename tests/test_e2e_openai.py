@@ -1,0 +1,423 @@
+"""The gateway end to end: the official openai SDK -> lambdagate -> an OpenAI-compatible fake upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from conftest import DEV_KEY, FakeUpstream, make_config
+from fake_openai import chat, completions, error
+from openai_schema import assert_valid
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+UPSTREAM_KEY = "sk-upstream-secret-123456"
+
+
+@pytest.fixture
+def gateway(fake_upstream: FakeUpstream, serve_gateway: Callable[..., str]) -> Callable[..., openai.OpenAI]:
+    """An SDK client on a gateway whose `gpt` alias reaches the fake upstream as `upstream-model`."""
+
+    def start(**settings: Any) -> openai.OpenAI:
+        providers = {
+            "up": {"type": "openai", "api_base": fake_upstream.url + "/v1", "api_key": UPSTREAM_KEY},
+            "mock": {},
+        }
+        models = {"gpt": {"provider": "up", "model": "upstream-model"},
+                  "backup": {"provider": "mock", "model": "mock-backup"}}
+        models.update(settings.pop("models", {}))
+        base_url = serve_gateway(make_config(providers, models, **settings))
+        return openai.OpenAI(base_url=base_url, api_key=DEV_KEY, max_retries=0, timeout=20)
+
+    fake_upstream.on("/v1/chat/completions", chat)
+    fake_upstream.on("/v1/completions", completions)
+    return start
+
+
+def test_chat_completion(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    client = gateway()
+    response = client.chat.completions.with_raw_response.create(
+        model="gpt", messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi there"}],
+        temperature=0.2, max_tokens=20, seed=7, user="u1", extra_body={"top_k": 5},
+    )
+    completion = response.parse()
+    assert completion.choices[0].message.content == "echo: hi there"
+    assert completion.usage is not None and completion.usage.prompt_tokens == 2
+    assert_valid(json.loads(response.text), "CreateChatCompletionResponse")
+    assert response.headers["x-request-id"]
+    sent = fake_upstream.requests[-1]
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
+    body = sent.json()
+    # The alias became the upstream model; every parameter passed through, unknown ones too.
+    assert body["model"] == "upstream-model"
+    assert body["temperature"] == 0.2 and body["max_tokens"] == 20 and body["seed"] == 7 and body["user"] == "u1"
+    assert body["top_k"] == 5
+    assert "stream" not in body
+
+
+def test_chat_n_and_stop(gateway: Callable[..., openai.OpenAI]) -> None:
+    completion = gateway().chat.completions.create(
+        model="gpt", messages=[{"role": "user", "content": "one two three"}], n=3, stop=["three"])
+    assert [c.index for c in completion.choices] == [0, 1, 2]
+    assert all(c.message.content == "echo: one two " for c in completion.choices)
+
+
+def test_chat_stream_with_usage(gateway: Callable[..., openai.OpenAI]) -> None:
+    client = gateway()
+    with client.chat.completions.with_streaming_response.create(
+        model="gpt", messages=[{"role": "user", "content": "stream me please"}], stream=True,
+        stream_options={"include_usage": True},
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["x-accel-buffering"] == "no"
+        lines = [line for line in response.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[len("data: "):]) for line in lines[:-1]]
+    for chunk in chunks:
+        assert_valid(chunk, "CreateChatCompletionStreamResponse")
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == "echo: stream me please"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] == 3 + 4
+
+
+def test_tools_round_trip(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    client = gateway()
+    tools: list[Any] = [{"type": "function", "function": {
+        "name": "lookup", "description": "Look a word up",
+        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}}]
+    messages: list[Any] = [{"role": "user", "content": "lambda"}]
+    first = client.chat.completions.create(model="gpt", messages=messages, tools=tools, tool_choice="required")
+    call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert call.function.name == "lookup" and json.loads(call.function.arguments) == {"q": "lambda"}
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "a Greek letter"}]
+    second = client.chat.completions.create(model="gpt", messages=messages, tools=tools)
+    assert second.choices[0].message.content == "tool said: a Greek letter"
+    upstream = fake_upstream.requests[-1].json()
+    assert upstream["messages"][1]["tool_calls"][0]["id"] == call.id
+    assert upstream["messages"][2] == {"role": "tool", "tool_call_id": call.id, "content": "a Greek letter"}
+
+
+def test_tool_call_stream(gateway: Callable[..., openai.OpenAI]) -> None:
+    stream = gateway().chat.completions.create(
+        model="gpt", messages=[{"role": "user", "content": "x"}], stream=True, tool_choice="required",
+        tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}])
+    arguments = ""
+    names = []
+    for chunk in stream:
+        for call in chunk.choices[0].delta.tool_calls or [] if chunk.choices else []:
+            arguments += call.function.arguments or ""  # type: ignore[union-attr]
+            if call.function and call.function.name:
+                names.append(call.function.name)
+    assert names == ["f"] and json.loads(arguments) == {"q": "x"}
+
+
+def test_text_completion(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    client = gateway()
+    response = client.completions.with_raw_response.create(
+        model="gpt", prompt=["alpha", "beta"], n=2, echo=True, max_tokens=5, suffix="!", logprobs=1)
+    completion = response.parse()
+    assert_valid(json.loads(response.text), "CreateCompletionResponse")
+    assert [c.index for c in completion.choices] == [0, 1, 2, 3]
+    assert completion.choices[2].text == "beta completed: beta"
+    body = fake_upstream.requests[-1].json()
+    assert body["model"] == "upstream-model" and body["suffix"] == "!" and body["logprobs"] == 1
+
+
+def test_text_completion_stream(gateway: Callable[..., openai.OpenAI]) -> None:
+    stream = gateway().completions.create(model="gpt", prompt="go", stream=True,
+                                          stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == " completed: go"
+    assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens == 1
+
+
+def test_models(gateway: Callable[..., openai.OpenAI]) -> None:
+    client = gateway()
+    page = client.models.with_raw_response.list()
+    assert_valid(json.loads(page.text), "ListModelsResponse")
+    assert sorted(m.id for m in page.parse()) == ["backup", "gpt"]
+    assert client.models.retrieve("gpt").id == "gpt"
+    assert client.models.retrieve("up/any-model").id == "up/any-model"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("nope")
+
+
+def test_direct_provider_model_name(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    completion = gateway().chat.completions.create(model="up/some-model", messages=[{"role": "user", "content": "x"}])
+    assert completion.choices[0].message.content == "echo: x"
+    assert fake_upstream.requests[-1].json()["model"] == "some-model"
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def _error_body(exc: openai.APIStatusError) -> dict[str, Any]:
+    body = exc.response.json()
+    assert_valid(body, "ErrorResponse")
+    return body["error"]  # type: ignore[no-any-return]
+
+
+def test_wrong_and_missing_key(gateway: Callable[..., openai.OpenAI]) -> None:
+    client = gateway()
+    bad = client.with_options(api_key="sk-wrong")
+    with pytest.raises(openai.AuthenticationError) as caught:
+        bad.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}])
+    assert _error_body(caught.value)["code"] == "invalid_api_key"
+    assert "sk-wrong" not in caught.value.response.text
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+    response = httpx.post(str(client.base_url) + "chat/completions", json={"model": "gpt", "messages": []})
+    assert response.status_code == 401
+
+
+def test_model_not_allowed_for_key(fake_upstream: FakeUpstream, serve_gateway: Callable[..., str]) -> None:
+    config = make_config({"mock": {}}, {"a": {"provider": "mock", "model": "a"}, "b": {"provider": "mock", "model": "b"}})
+    config.keys[0] = config.keys[0].model_copy(update={"models": ["a"]})
+    client = openai.OpenAI(base_url=serve_gateway(config), api_key=DEV_KEY, max_retries=0)
+    assert client.chat.completions.create(model="a", messages=[{"role": "user", "content": "x"}]).choices
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        client.chat.completions.create(model="b", messages=[{"role": "user", "content": "x"}])
+    assert _error_body(caught.value)["code"] == "model_not_allowed"
+    assert [m.id for m in client.models.list()] == ["a"]
+
+
+def test_unknown_model(gateway: Callable[..., openai.OpenAI]) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        gateway().chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    error_ = _error_body(caught.value)
+    assert error_["code"] == "model_not_found" and error_["param"] == "model"
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        ({"model": "gpt"}, "messages", "missing_required_parameter"),
+        ({"model": "gpt", "messages": [{"role": "robot", "content": "x"}]}, "messages[0].role", "invalid_value"),
+        ({"model": "gpt", "messages": [{"role": "user", "content": "x"}], "temperature": 3}, "temperature",
+         "invalid_value"),
+        ({"model": "gpt", "messages": [{"role": "user", "content": "x"}], "n": "many"}, "n", "invalid_type"),
+        ({"model": "gpt", "messages": [{"role": "user"}]}, "messages[0].content", "missing_required_parameter"),
+    ],
+)
+def test_invalid_requests(gateway: Callable[..., openai.OpenAI], body: dict[str, Any], param: str, code: str) -> None:
+    client = gateway()
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.post("/chat/completions", body=body, cast_to=httpx.Response)
+    error_ = _error_body(caught.value)
+    assert (error_["param"], error_["code"], error_["type"]) == (param, code, "invalid_request_error")
+
+
+def test_bad_json_and_too_large(gateway: Callable[..., openai.OpenAI]) -> None:
+    client = gateway(max_body_bytes=2048)
+    url = str(client.base_url) + "chat/completions"
+    headers = {"authorization": f"Bearer {DEV_KEY}", "content-type": "application/json"}
+    response = httpx.post(url, content=b"{not json", headers=headers)
+    assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
+    big = json.dumps({"model": "gpt", "messages": [{"role": "user", "content": "x" * 4096}]})
+    response = httpx.post(url, content=big, headers=headers)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
+    response = httpx.get(str(client.base_url) + "nowhere", headers=headers)
+    assert response.status_code == 404 and response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_upstream_errors_are_mapped(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    client = gateway(num_retries=0)
+    message = [{"role": "user", "content": "x"}]
+    cases: list[tuple[Response, type[openai.APIStatusError], int]] = [
+        (error(400, "context too long"), openai.BadRequestError, 400),
+        (error(429, "slow down", type="rate_limit_error", headers={"retry-after": "7"}), openai.RateLimitError, 429),
+        (error(500, f"boom at {fake_upstream.url}/internal with key {UPSTREAM_KEY}"), openai.InternalServerError, 502),
+        (error(401, "Incorrect API key provided"), openai.APIStatusError, 502),
+        (Response("<html>bad gateway</html>", status_code=503), openai.InternalServerError, 503),
+    ]
+    for upstream_response, exc_class, status in cases:
+        fake_upstream.on("/v1/chat/completions", lambda request, raw, r=upstream_response: r)
+        with pytest.raises(exc_class) as caught:
+            client.chat.completions.create(model="gpt", messages=message)  # type: ignore[arg-type]
+        assert caught.value.status_code == status
+        text = caught.value.response.text
+        _error_body(caught.value)
+        assert UPSTREAM_KEY not in text and fake_upstream.url not in text and "127.0.0.1" not in text
+    assert caught.value.response.headers.get("retry-after") is None
+    fake_upstream.on("/v1/chat/completions", lambda request, raw: error(429, "slow", headers={"retry-after": "7"}))
+    with pytest.raises(openai.RateLimitError) as limited:
+        client.chat.completions.create(model="gpt", messages=message)  # type: ignore[arg-type]
+    assert limited.value.response.headers["retry-after"] == "7"
+
+
+def test_upstream_timeout_and_unreachable(fake_upstream: FakeUpstream, serve_gateway: Callable[..., str]) -> None:
+    async def slow(request: Request, raw: bytes) -> Response:
+        await asyncio.sleep(3)
+        return chat(request, raw)
+
+    fake_upstream.on("/v1/chat/completions", slow)
+    config = make_config(
+        {"up": {"type": "openai", "api_base": fake_upstream.url + "/v1"},
+         "dead": {"type": "openai", "api_base": "http://127.0.0.1:9/v1"}},
+        {"slow": {"provider": "up", "model": "m", "timeout": 0.3}, "dead": {"provider": "dead", "model": "m"}},
+        num_retries=0,
+    )
+    client = openai.OpenAI(base_url=serve_gateway(config), api_key=DEV_KEY, max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="slow", messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == 504 and time.monotonic() - started < 2.5
+    assert _error_body(caught.value)["type"] == "timeout_error"
+    # A request's own `timeout` lowers the configured one.
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="up/m", messages=[{"role": "user", "content": "x"}],
+                                       extra_body={"timeout": 0.2})
+    assert caught.value.status_code == 504
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="dead", messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == 502 and "127.0.0.1" not in caught.value.response.text
+
+
+def test_retries_then_success(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    calls = {"n": 0}
+
+    def flaky(request: Request, raw: bytes) -> Response:
+        calls["n"] += 1
+        return error(503, "busy") if calls["n"] < 3 else chat(request, raw)
+
+    fake_upstream.on("/v1/chat/completions", flaky)
+    completion = gateway(num_retries=2).chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}])
+    assert completion.choices[0].message.content == "echo: x" and calls["n"] == 3
+
+
+def test_fallback_after_retries(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    fake_upstream.on("/v1/chat/completions", lambda request, raw: error(500, "down"))
+    client = gateway(num_retries=1, fallbacks={"gpt": ["backup"]})
+    completion = client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hello"}])
+    assert completion.model == "mock-backup" and completion.choices[0].message.content == "You said: hello"
+    assert len(fake_upstream.requests) == 2
+    # A client error is the answer: no retry, no fallback.
+    fake_upstream.on("/v1/chat/completions", lambda request, raw: error(400, "bad"))
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hello"}])
+    assert len(fake_upstream.requests) == 3
+
+
+def test_weighted_deployments(fake_upstream: FakeUpstream, serve_gateway: Callable[..., str]) -> None:
+    fake_upstream.on("/v1/chat/completions", chat)
+    config = make_config(
+        {"up": {"type": "openai", "api_base": fake_upstream.url + "/v1"}},
+        {"pool": [{"provider": "up", "model": "heavy", "weight": 9}, {"provider": "up", "model": "light", "weight": 1}]},
+    )
+    client = openai.OpenAI(base_url=serve_gateway(config), api_key=DEV_KEY, max_retries=0)
+    for _ in range(60):
+        client.chat.completions.create(model="pool", messages=[{"role": "user", "content": "x"}])
+    models = [r.json()["model"] for r in fake_upstream.requests]
+    assert 40 <= models.count("heavy") <= 60 and models.count("light") >= 1
+
+
+# --- streaming behaviour ------------------------------------------------------------------
+
+
+def test_stream_is_not_buffered(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    fake_upstream.on("/v1/chat/completions", lambda request, raw: chat(request, raw, delay=0.4))
+    client = gateway()
+    started = time.monotonic()
+    stream = client.chat.completions.create(
+        model="gpt", messages=[{"role": "user", "content": "a b c d e"}], stream=True)
+    arrivals = []
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.monotonic() - started)
+    # 6 words, 0.4 s apart: the first arrives long before the upstream finishes (~2.4 s).
+    assert len(arrivals) == 6
+    assert arrivals[0] < 1.0 and arrivals[-1] > 2.0 and arrivals[-1] - arrivals[0] > 1.5
+
+
+def test_upstream_error_mid_stream(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    fake_upstream.on("/v1/chat/completions", lambda request, raw: chat(request, raw, fail_after=2))
+    stream = gateway().chat.completions.create(
+        model="gpt", messages=[{"role": "user", "content": "a b c d"}], stream=True)
+    received = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in stream:
+            received.append(chunk)
+    assert "overloaded" in str(caught.value.message)
+    assert len(received) >= 2
+
+
+def test_stream_error_before_first_chunk_keeps_status(gateway: Callable[..., openai.OpenAI],
+                                                      fake_upstream: FakeUpstream) -> None:
+    fake_upstream.on("/v1/chat/completions", lambda request, raw: error(429, "slow down"))
+    with pytest.raises(openai.RateLimitError):
+        gateway(num_retries=0).chat.completions.create(
+            model="gpt", messages=[{"role": "user", "content": "x"}], stream=True)
+
+
+def test_keepalive_while_first_token_is_slow(gateway: Callable[..., openai.OpenAI],
+                                             fake_upstream: FakeUpstream) -> None:
+    async def slow_start(request: Request, raw: bytes) -> Response:
+        await asyncio.sleep(1.0)
+        return chat(request, raw)
+
+    fake_upstream.on("/v1/chat/completions", slow_start)
+    client = gateway(stream_keepalive=0.2)
+    with httpx.stream("POST", str(client.base_url) + "chat/completions",
+                      headers={"authorization": f"Bearer {DEV_KEY}"},
+                      json={"model": "gpt", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
+        assert r.status_code == 200
+        lines = [line for line in r.iter_lines() if line]
+    assert lines[0] == ": keep-alive" and lines.count(": keep-alive") >= 3
+    assert lines[-1] == "data: [DONE]"
+
+
+def test_client_disconnect_cancels_upstream(gateway: Callable[..., openai.OpenAI],
+                                            fake_upstream: FakeUpstream) -> None:
+    finished = threading.Event()
+    cancelled = threading.Event()
+
+    def endless(request: Request, raw: bytes) -> Response:
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                for i in range(100):
+                    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                             "choices": [{"index": 0, "delta": {"content": f"{i} "}, "finish_reason": None}]}
+                    yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                    await asyncio.sleep(0.1)
+                finished.set()
+            except (asyncio.CancelledError, GeneratorExit):
+                cancelled.set()
+                raise
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    fake_upstream.on("/v1/chat/completions", endless)
+    client = gateway()
+    with client.chat.completions.with_streaming_response.create(
+        model="gpt", messages=[{"role": "user", "content": "x"}], stream=True
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                break
+    assert cancelled.wait(5), "the upstream request was not cancelled after the client left"
+    assert not finished.is_set()
+
+
+def test_drop_params_header_and_refusal(serve_gateway: Callable[..., str]) -> None:
+    models = {"m": {"provider": "mock", "model": "m"}}
+    lenient = openai.OpenAI(base_url=serve_gateway(make_config({"mock": {}}, models)), api_key=DEV_KEY,
+                            max_retries=0)
+    response = lenient.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "x"}], logprobs=True, extra_body={"top_k": 3})
+    assert response.headers["x-lambdagate-dropped-params"] == "logprobs,top_k"
+    strict = openai.OpenAI(base_url=serve_gateway(make_config({"mock": {}}, models, drop_params=False)),
+                           api_key=DEV_KEY, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as caught:
+        strict.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], logprobs=True)
+    assert _error_body(caught.value)["param"] == "logprobs"
