@@ -76,7 +76,6 @@ def chat(request: Request, raw: bytes, *, delay: float = 0.0, fail_after: int | 
         return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
     async def events() -> AsyncIterator[bytes]:
-        sent = 0
         for i in range(n):
             yield chunk([{"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
         if message.get("tool_calls"):
@@ -91,13 +90,12 @@ def chat(request: Request, raw: bytes, *, delay: float = 0.0, fail_after: int | 
         for position, word in enumerate(words):
             if delay:
                 await asyncio.sleep(delay)
-            if fail_after is not None and sent >= fail_after:
+            if fail_after is not None and position >= fail_after:
                 yield b'data: {"error": {"message": "upstream overloaded mid-stream", "type": "server_error"}}\n\n'
                 return
             piece = word if position == len(words) - 1 else word + " "
             for i in range(n):
                 yield chunk([{"index": i, "delta": {"content": piece}, "finish_reason": None}])
-            sent += 1
         for i in range(n):
             yield chunk([{"index": i, "delta": {}, "finish_reason": finish}])
         if (body.get("stream_options") or {}).get("include_usage"):

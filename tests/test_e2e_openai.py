@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
 from conftest import DEV_KEY, FakeUpstream, make_config
 from fake_openai import chat, completions, error
 from openai_schema import assert_valid
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
 
 UPSTREAM_KEY = "sk-upstream-secret-123456"
 
@@ -182,7 +183,8 @@ def test_wrong_and_missing_key(gateway: Callable[..., openai.OpenAI]) -> None:
 
 
 def test_model_not_allowed_for_key(fake_upstream: FakeUpstream, serve_gateway: Callable[..., str]) -> None:
-    config = make_config({"mock": {}}, {"a": {"provider": "mock", "model": "a"}, "b": {"provider": "mock", "model": "b"}})
+    models = {"a": {"provider": "mock", "model": "a"}, "b": {"provider": "mock", "model": "b"}}
+    config = make_config({"mock": {}}, models)
     config.keys[0] = config.keys[0].model_copy(update={"models": ["a"]})
     client = openai.OpenAI(base_url=serve_gateway(config), api_key=DEV_KEY, max_retries=0)
     assert client.chat.completions.create(model="a", messages=[{"role": "user", "content": "x"}]).choices
@@ -210,7 +212,9 @@ def test_unknown_model(gateway: Callable[..., openai.OpenAI]) -> None:
         ({"model": "gpt", "messages": [{"role": "user"}]}, "messages[0].content", "missing_required_parameter"),
     ],
 )
-def test_invalid_requests(gateway: Callable[..., openai.OpenAI], body: dict[str, Any], param: str, code: str) -> None:
+def test_invalid_requests(
+    gateway: Callable[..., openai.OpenAI], body: dict[str, Any], param: str, code: str
+) -> None:
     client = gateway()
     with pytest.raises(openai.BadRequestError) as caught:
         client.post("/chat/completions", body=body, cast_to=httpx.Response)
@@ -292,7 +296,8 @@ def test_retries_then_success(gateway: Callable[..., openai.OpenAI], fake_upstre
         return error(503, "busy") if calls["n"] < 3 else chat(request, raw)
 
     fake_upstream.on("/v1/chat/completions", flaky)
-    completion = gateway(num_retries=2).chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}])
+    client = gateway(num_retries=2)
+    completion = client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}])
     assert completion.choices[0].message.content == "echo: x" and calls["n"] == 3
 
 
@@ -313,7 +318,8 @@ def test_weighted_deployments(fake_upstream: FakeUpstream, serve_gateway: Callab
     fake_upstream.on("/v1/chat/completions", chat)
     config = make_config(
         {"up": {"type": "openai", "api_base": fake_upstream.url + "/v1"}},
-        {"pool": [{"provider": "up", "model": "heavy", "weight": 9}, {"provider": "up", "model": "light", "weight": 1}]},
+        {"pool": [{"provider": "up", "model": "heavy", "weight": 9},
+                  {"provider": "up", "model": "light", "weight": 1}]},
     )
     client = openai.OpenAI(base_url=serve_gateway(config), api_key=DEV_KEY, max_retries=0)
     for _ in range(60):

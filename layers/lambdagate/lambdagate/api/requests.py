@@ -69,7 +69,10 @@ def param_path(loc: tuple[Any, ...]) -> str:
 def validation_error(exc: ValidationError) -> InvalidRequest:
     """The first validation problem, worded the way the OpenAI API words it."""
     errors = exc.errors(include_url=False)
-    first = errors[0]
+    # A value that fits no member of a union (``content: str | list[part]``) yields one error per
+    # member; the deepest one within the first bad field is the one that names the real mistake.
+    top = errors[0]["loc"][:1]
+    first = max((e for e in errors if e["loc"][:1] == top), key=lambda e: len(e["loc"]))
     kind = first["type"]
     param = param_path(tuple(first["loc"])) or None
     if kind == "json_invalid":
