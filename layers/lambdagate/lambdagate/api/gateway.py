@@ -11,11 +11,12 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lambdagate.api.requests import parse_request, read_body
+from lambdagate.api.requests import MAX_BODY_BYTES, body_too_large, parse_request, read_body
 from lambdagate.api.responses import FirstChunk, error_response, json_response, stream_response
-from lambdagate.auth import authenticate, model_allowed
+from lambdagate.auth import authenticate, bearer_hash, model_allowed
+from lambdagate.config.schema import KeyRecord
 from lambdagate.config.store import ConfigStore
-from lambdagate.errors import GatewayError, ModelNotFound
+from lambdagate.errors import GatewayError, InvalidRequest, ModelNotFound
 from lambdagate.observability import RequestRecord, record_request, usage_of
 from lambdagate.providers.base import CallContext, JSONBody, Provider, Target
 from lambdagate.router import Router
@@ -59,13 +60,24 @@ class Gateway:
     async def _complete(
         self, request: Request, endpoint: Endpoint, record: RequestRecord, headers: dict[str, str], started: float
     ) -> Response:
-        key = authenticate(request.headers.get("authorization"), self.store)
+        # The body is read and parsed before the key is checked, so the store can fetch the key,
+        # the settings and the model's configuration together (two SSM round trips when cold);
+        # a parse error is still reported only to an authenticated client.
+        raw = await read_body(request, MAX_BODY_BYTES)
+        body: ChatCompletionRequest | CompletionRequest | None = None
+        parse_failure: GatewayError | None = None
+        try:
+            body = (parse_request(raw, ChatCompletionRequest) if endpoint == "chat"
+                    else parse_request(raw, CompletionRequest))
+        except GatewayError as exc:
+            parse_failure = exc
+        key = self._authenticate(request, body.model if body is not None else None)
         record.key_name = key.name
         settings = self.store.settings()
-        raw = await read_body(request, settings.max_body_bytes)
-        body: ChatCompletionRequest | CompletionRequest = (
-            parse_request(raw, ChatCompletionRequest) if endpoint == "chat" else parse_request(raw, CompletionRequest)
-        )
+        if len(raw) > settings.max_body_bytes:
+            raise body_too_large(settings.max_body_bytes)
+        if body is None:
+            raise parse_failure or InvalidRequest("Invalid request body.")
         record.model, record.stream = body.model, bool(body.stream)
         deployments = self.router.check(body.model, key)
         ctx = CallContext(request_id=record.request_id, drop_params=settings.drop_params)
@@ -99,11 +111,16 @@ class Gateway:
         record_request(record)
         return json_response(result, headers)
 
+    def _authenticate(self, request: Request, model: str | None) -> KeyRecord:
+        authorization = request.headers.get("authorization")
+        self.store.prefetch(bearer_hash(authorization), model)
+        return authenticate(authorization, self.store)
+
     # --- models --------------------------------------------------------------------------
 
     async def list_models(self, request: Request) -> Response:
         try:
-            key = authenticate(request.headers.get("authorization"), self.store)
+            key = self._authenticate(request, None)
         except GatewayError as exc:
             return error_response(exc)
         data = [_model(alias) for alias in self.store.aliases() if model_allowed(key, alias)]
@@ -111,7 +128,7 @@ class Gateway:
 
     async def get_model(self, request: Request, model_id: str) -> Response:
         try:
-            key = authenticate(request.headers.get("authorization"), self.store)
+            key = self._authenticate(request, model_id)
             # A model the key may not use is reported as missing, as OpenAI does for other orgs' models.
             if not model_allowed(key, model_id) or self.router.deployments(model_id) is None:
                 raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have access to it.",

@@ -22,21 +22,26 @@ _UNION_TAGS = frozenset({"system", "developer", "user", "assistant", "tool", "fu
 _TYPE_WORDS = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
 
 
+MAX_BODY_BYTES = 10 * 1024 * 1024
+"""Hard ceiling while reading, before settings are known (API Gateway's own limit is 10 MB);
+``settings.max_body_bytes`` is then enforced on what was read."""
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise body_too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> BodyTooLarge:
+def body_too_large(limit: int) -> BodyTooLarge:
     return BodyTooLarge(f"Request body too large: the limit is {limit} bytes.")
 
 

@@ -22,6 +22,13 @@ def generate_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+def bearer_hash(authorization: str | None) -> str | None:
+    """The sha256 of a Bearer key, or None when the header holds none."""
+    scheme, _, key = (authorization or "").partition(" ")
+    key = key.strip()
+    return hash_key(key) if scheme.lower() == "bearer" and key else None
+
+
 def authenticate(authorization: str | None, store: ConfigStore) -> KeyRecord:
     """The key record for an ``Authorization: Bearer <key>`` header, or a 401."""
     if not authorization:
@@ -30,11 +37,10 @@ def authenticate(authorization: str | None, store: ConfigStore) -> KeyRecord:
             "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             code=None,
         )
-    scheme, _, key = authorization.partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
+    sha256 = bearer_hash(authorization)
+    if sha256 is None:
         raise AuthenticationFailed("Invalid Authorization header: expected 'Bearer YOUR_KEY'.")
-    record = store.key(hash_key(key))
+    record = store.key(sha256)
     if record is None:
         # Unlike OpenAI, no part of the key is echoed: a response never carries a secret.
         raise AuthenticationFailed("Incorrect API key provided.")

@@ -52,3 +52,6 @@ class FileConfigStore:
 
     def aliases(self) -> list[str]:
         return list(self.config.models)
+
+    def prefetch(self, sha256: str | None = None, model: str | None = None) -> None:
+        """Everything is in memory already."""

@@ -36,3 +36,10 @@ class ConfigStore(Protocol):
     def aliases(self) -> list[str]:
         """Every model alias, for ``/v1/models``."""
         ...
+
+    def prefetch(self, sha256: str | None = None, model: str | None = None) -> None:
+        """Load, in as few round trips as the store can, all a request with this key and model reads.
+
+        Called once per request before the getters; a store without remote reads does nothing.
+        """
+        ...
