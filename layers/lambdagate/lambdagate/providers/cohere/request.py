@@ -1,0 +1,121 @@
+"""OpenAI chat messages and tools -> Cohere v2 chat fields.
+
+v2 is close to OpenAI's shape: roles system/user/assistant/tool, ``tool_call_id`` on tool
+messages, OpenAI-style function tools. The differences handled here: an assistant turn that calls
+tools carries its accompanying text as ``tool_plan``; ``tool_choice`` is only ``REQUIRED`` or
+``NONE``, so a named choice becomes ``REQUIRED`` with the tool list narrowed to that one tool.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdagate.errors import InvalidRequest
+from lambdagate.types import (
+    AssistantMessage,
+    ChatCompletionRequest,
+    DeveloperMessage,
+    ImagePart,
+    Message,
+    NamedToolChoice,
+    SystemMessage,
+    TextPart,
+    ToolMessage,
+    UserMessage,
+)
+
+
+def _text_of(content: Any, param: str) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content:
+        if not isinstance(part, TextPart):
+            raise InvalidRequest(f"Only text content is supported in this message for Cohere ({part.type}).",
+                                 param=param)
+        texts.append(part.text)
+    return "".join(texts)
+
+
+def _user_content(message: UserMessage, param: str) -> str | list[dict[str, Any]]:
+    if isinstance(message.content, str):
+        return message.content
+    parts: list[dict[str, Any]] = []
+    for j, part in enumerate(message.content):
+        if isinstance(part, TextPart):
+            parts.append({"type": "text", "text": part.text})
+        elif isinstance(part, ImagePart):
+            image: dict[str, Any] = {"url": part.image_url.url}
+            if part.image_url.detail:
+                image["detail"] = part.image_url.detail
+            parts.append({"type": "image_url", "image_url": image})
+        else:
+            raise InvalidRequest(f"Content parts of type '{part.type}' are not supported by Cohere.",
+                                 param=f"{param}.content.{j}")
+    return parts
+
+
+def _assistant(message: AssistantMessage, param: str) -> dict[str, Any]:
+    text = _text_of(message.content, param)
+    converted: dict[str, Any] = {"role": "assistant"}
+    if message.tool_calls:
+        converted["tool_calls"] = [
+            {"id": call.id, "type": "function",
+             "function": {"name": call.function.name, "arguments": call.function.arguments}}
+            for call in message.tool_calls
+        ]
+        # Cohere returns its reasoning before tool calls as tool_plan (surfaced as reasoning_content).
+        if plan := message.reasoning_content or text:
+            converted["tool_plan"] = plan
+    elif text:
+        converted["content"] = text
+    return converted
+
+
+def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    converted: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        param = f"messages.{i}"
+        if isinstance(message, SystemMessage | DeveloperMessage):
+            converted.append({"role": "system", "content": _text_of(message.content, param)})
+        elif isinstance(message, UserMessage):
+            converted.append({"role": "user", "content": _user_content(message, param)})
+        elif isinstance(message, AssistantMessage):
+            converted.append(_assistant(message, param))
+        elif isinstance(message, ToolMessage):
+            converted.append({"role": "tool", "tool_call_id": message.tool_call_id,
+                              "content": _text_of(message.content, param)})
+        else:
+            raise InvalidRequest("Messages with role 'function' are not supported; use tools and tool messages.",
+                                 param=param)
+    return converted
+
+
+def tool_fields(request: ChatCompletionRequest) -> dict[str, Any]:
+    """``tools``, ``tool_choice`` and ``strict_tools`` for the request body."""
+    if not request.tools:
+        return {}
+    choice = request.tool_choice
+    named = choice.function.name if isinstance(choice, NamedToolChoice) else None
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        named = choice["function"].get("name")
+    tools = [tool for tool in request.tools if named is None or tool.function.name == named]
+    if named is not None and not tools:
+        raise InvalidRequest(f"tool_choice names '{named}', which is not in tools.", param="tool_choice")
+    fields: dict[str, Any] = {"tools": [
+        {"type": "function", "function": {
+            "name": tool.function.name,
+            **({"description": tool.function.description} if tool.function.description else {}),
+            "parameters": tool.function.parameters or {"type": "object", "properties": {}},
+        }}
+        for tool in tools
+    ]}
+    if choice == "required" or named is not None:
+        fields["tool_choice"] = "REQUIRED"
+    elif choice == "none":
+        fields["tool_choice"] = "NONE"
+    if any(tool.function.strict for tool in tools):
+        fields["strict_tools"] = True
+    return fields
