@@ -18,6 +18,7 @@ from lambdagate.config.schema import KeyRecord
 from lambdagate.config.store import ConfigStore
 from lambdagate.errors import GatewayError, InvalidRequest, ModelNotFound
 from lambdagate.observability import RequestRecord, record_request, usage_of
+from lambdagate.providers import fanout
 from lambdagate.providers.base import CallContext, JSONBody, Provider, Target
 from lambdagate.router import Router
 from lambdagate.router.routing import Attempted
@@ -86,7 +87,7 @@ class Gateway:
         if body.stream:
             def open_stream(provider: Provider, target: Target) -> AsyncIterator[JSONBody]:
                 if isinstance(body, ChatCompletionRequest):
-                    return provider.chat_stream(body, target, ctx)
+                    return fanout.chat_stream(provider, body, target, ctx)
                 return provider.completion_stream(body, target, ctx)
 
             opening = self.router.open_stream(body.model, key, deployments, body.timeout, open_stream, attempted)
@@ -101,7 +102,7 @@ class Gateway:
 
         async def call(provider: Provider, target: Target) -> JSONBody:
             if isinstance(body, ChatCompletionRequest):
-                return await provider.chat(body, target, ctx)
+                return await fanout.chat(provider, body, target, ctx)
             return await provider.completion(body, target, ctx)
 
         result = await self.router.call(body.model, key, deployments, body.timeout, call, attempted)

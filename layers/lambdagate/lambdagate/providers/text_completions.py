@@ -10,13 +10,13 @@ ranks candidates by mean token log probability where the provider returns log pr
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from lambdagate.errors import InvalidRequest
 from lambdagate.providers import shapes
-from lambdagate.providers.base import CallContext, JSONBody, RawJSON, Target
+from lambdagate.providers.base import CallContext, JSONBody, Target
+from lambdagate.providers.fanout import as_dict, merge_streams
 from lambdagate.types import ChatCompletionRequest, CompletionRequest, StreamOptions, UserMessage
 
 if TYPE_CHECKING:
@@ -27,10 +27,6 @@ _SHARED = ("temperature", "top_p", "max_tokens", "stop", "presence_penalty", "fr
            "logit_bias", "seed", "user")
 _COMPLETION_ONLY = ("prompt", "suffix", "echo", "best_of", "logprobs", "n", "model", "stream",
                     "stream_options", "timeout")
-
-
-def as_dict(body: JSONBody) -> dict[str, Any]:
-    return json.loads(body.data) if isinstance(body, RawJSON) else body
 
 
 def prompts_of(request: CompletionRequest, provider_type: str) -> list[str]:
@@ -162,7 +158,7 @@ async def stream_via_chat(
             for j in range(plan.n):
                 yield chunks.text(prompt, i * plan.n + j)
     total_usage: dict[str, Any] | None = None
-    async for base_index, piece in _merge(streams):
+    async for base_index, piece in merge_streams(streams):
         chunk = as_dict(piece)
         if chunk.get("usage") and not chunk.get("choices"):
             total_usage = shapes.add_usage(total_usage, chunk["usage"])
@@ -175,39 +171,3 @@ async def stream_via_chat(
                 yield chunks.text(text, base_index + choice.get("index", 0), finish)
     if plan.include_usage and total_usage is not None:
         yield chunks.usage(total_usage)
-
-
-async def _merge(streams: list[tuple[int, AsyncIterator[JSONBody]]]) -> AsyncIterator[tuple[int, JSONBody]]:
-    """Interleave several upstream streams as their chunks arrive; one stream needs no tasks."""
-    if len(streams) == 1:
-        tag, only = streams[0]
-        async for body in only:
-            yield tag, body
-        return
-    queue: asyncio.Queue[tuple[int, JSONBody] | BaseException | None] = asyncio.Queue()
-    item: tuple[int, JSONBody] | BaseException | None
-
-    async def pump(tag: int, source: AsyncIterator[JSONBody]) -> None:
-        try:
-            async for item in source:
-                await queue.put((tag, item))
-            await queue.put(None)
-        except BaseException as exc:
-            await queue.put(exc)
-            raise
-
-    tasks = [asyncio.create_task(pump(tag, source)) for tag, source in streams]
-    try:
-        remaining = len(tasks)
-        while remaining:
-            item = await queue.get()
-            if item is None:
-                remaining -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                yield item
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,120 @@
+"""``n`` choices from providers that answer one at a time: parallel calls, merged as OpenAI would.
+
+A client asking for ``n=3`` expects three choices. When the provider's parameter table has no
+``n``, the request is sent ``n`` times in parallel with ``n`` unset, and the answers are merged:
+choice ``i`` comes from call ``i``, usage is summed (each call is billed), and streams are
+interleaved as their chunks arrive with each stream's choice renumbered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+from lambdagate.providers import shapes
+from lambdagate.providers.base import CallContext, JSONBody, Provider, RawJSON, Target
+from lambdagate.types import ChatCompletionRequest, StreamOptions
+
+T = TypeVar("T")
+
+
+def as_dict(body: JSONBody) -> dict[str, Any]:
+    return json.loads(body.data) if isinstance(body, RawJSON) else body
+
+
+def _fans_out(provider: Provider, request: ChatCompletionRequest) -> bool:
+    return (request.n or 1) > 1 and "n" not in provider.chat_params
+
+
+def _single(request: ChatCompletionRequest) -> ChatCompletionRequest:
+    update: dict[str, Any] = {"n": None}
+    if request.stream:
+        update["stream_options"] = StreamOptions(include_usage=True)  # summed, then sent if asked
+    return request.model_copy(update=update)
+
+
+async def chat(provider: Provider, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
+    if not _fans_out(provider, request):
+        return await provider.chat(request, target, ctx)
+    single = _single(request)
+    bodies = [as_dict(body) for body in await asyncio.gather(
+        *(provider.chat(single, target, ctx) for _ in range(request.n or 1)))]
+    choices: list[dict[str, Any]] = []
+    usage: dict[str, Any] | None = None
+    for index, body in enumerate(bodies):
+        choices += [{**choice, "index": index} for choice in body.get("choices", [])[:1]]
+        usage = shapes.add_usage(usage, body.get("usage"))
+    merged = {**bodies[0], "choices": choices}
+    if usage is not None:
+        merged["usage"] = usage
+    return merged
+
+
+def chat_stream(
+    provider: Provider, request: ChatCompletionRequest, target: Target, ctx: CallContext
+) -> AsyncIterator[JSONBody]:
+    if not _fans_out(provider, request):
+        return provider.chat_stream(request, target, ctx)
+    return _merged_stream(provider, request, target, ctx)
+
+
+async def _merged_stream(
+    provider: Provider, request: ChatCompletionRequest, target: Target, ctx: CallContext
+) -> AsyncIterator[JSONBody]:
+    single = _single(request)
+    streams = [(index, provider.chat_stream(single, target, ctx)) for index in range(request.n or 1)]
+    usage: dict[str, Any] | None = None
+    identity: dict[str, Any] | None = None
+    async for index, piece in merge_streams(streams):
+        chunk = as_dict(piece)
+        # One id and timestamp for the whole merged stream, as a single upstream stream would have.
+        identity = identity or {"id": chunk.get("id"), "created": chunk.get("created")}
+        if chunk.get("usage") and not chunk.get("choices"):
+            usage = shapes.add_usage(usage, chunk["usage"])
+            continue
+        chunk.pop("usage", None)
+        yield {**chunk, **identity, "choices": [{**c, "index": index} for c in chunk.get("choices", [])]}
+    if request.wants_usage_chunk and usage is not None:
+        yield {"object": "chat.completion.chunk", "model": target.model, **(identity or {}), "choices": [],
+               "usage": usage}
+
+
+async def merge_streams(streams: list[tuple[T, AsyncIterator[JSONBody]]]) -> AsyncIterator[tuple[T, JSONBody]]:
+    """Interleave several upstream streams as their chunks arrive, each item tagged with its stream.
+
+    The first failure of any stream ends the merge (and cancels the others); one stream needs no tasks.
+    """
+    if len(streams) == 1:
+        tag, only = streams[0]
+        async for body in only:
+            yield tag, body
+        return
+    queue: asyncio.Queue[tuple[T, JSONBody] | BaseException | None] = asyncio.Queue()
+    item: tuple[T, JSONBody] | BaseException | None
+
+    async def pump(tag: T, source: AsyncIterator[JSONBody]) -> None:
+        try:
+            async for body in source:
+                await queue.put((tag, body))
+            await queue.put(None)
+        except BaseException as exc:
+            await queue.put(exc)
+            raise
+
+    tasks = [asyncio.create_task(pump(tag, source)) for tag, source in streams]
+    try:
+        remaining = len(tasks)
+        while remaining:
+            item = await queue.get()
+            if item is None:
+                remaining -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
