@@ -76,11 +76,11 @@ class OpenAIProvider(Provider):
                 if data == "[DONE]":
                     return
                 if data.startswith('{"error"'):
-                    raise _stream_error(data, target)
+                    raise stream_error(data, target)
                 yield RawJSON(data.encode())
 
 
-def _stream_error(data: str, target: Target) -> Exception:
+def stream_error(data: str, target: Target) -> Exception:
     """An error event in the middle of an upstream stream (OpenAI sends these on overload)."""
     from lambdagate.errors import upstream_error
 
