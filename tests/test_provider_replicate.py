@@ -304,7 +304,8 @@ def test_prediction_not_done_in_time_is_canceled_and_a_504(fake_upstream: FakeUp
     fake_upstream.on(CREATE_PATH, answer(prediction("prediction_starting.json")))
     fake_upstream.on(GET_PATH, answer(prediction("prediction_starting.json", status="processing")))
     fake_upstream.on(GET_PATH + "/cancel", answer(prediction("prediction_failed.json", status="canceled")))
-    sdk = client(gateway(serve_gateway, fake_upstream, {"timeout": 0.3}, num_retries=0))
+    # Long enough for the prediction to be created even on a loaded machine, so there is one to cancel.
+    sdk = client(gateway(serve_gateway, fake_upstream, {"timeout": 1.0}, num_retries=0))
 
     with pytest.raises(openai.APIStatusError) as caught:
         sdk.chat.completions.create(model="llama", messages=[{"role": "user", "content": "Say hello"}])
