@@ -51,7 +51,9 @@ def ensure_env() -> None:
 
 
 def run(*command: str) -> int:
-    return subprocess.run(command, cwd=ROOT).returncode
+    # The venv's tools first on PATH: the suite runs `sam` (aws-sam-cli is a dev dependency).
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "SAM_CLI_TELEMETRY": "0"}
+    return subprocess.run(command, cwd=ROOT, env=env).returncode
 
 
 def main(argv: list[str]) -> int:

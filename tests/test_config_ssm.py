@@ -436,3 +436,14 @@ def test_module_doc_examples_match_the_encoding() -> None:
     doc = textwrap.dedent(ssm_module.__doc__ or "")
     for alias in ("claude-sonnet-4.5", "openai/gpt-4o", "llama3.2:1b"):
         assert encode_name(alias) in doc
+
+
+def test_reset_after_snapstart_restore_drops_cached_values_and_client(pushed: FileConfigStore) -> None:
+    store, calls, _ = new_store()
+    assert store.key(DEV_KEY_SHA) is not None
+    first_provider = store.cache.provider()
+    calls.take()
+    store.reset()
+    assert store.key(DEV_KEY_SHA) is not None
+    assert calls.take() == ["GetParameters"]  # read again, not served from the snapshot's cache
+    assert store.cache.provider() is not first_provider

@@ -416,6 +416,13 @@ class ParameterCache:
         self._paths[path] = (names, now + self.ttl)
         return names
 
+    def reset(self) -> None:
+        """Forget the client and every cached value (after a SnapStart restore: credentials,
+        sockets and values in the snapshot may all be stale)."""
+        self._provider = None
+        self._entries.clear()
+        self._paths.clear()
+
     def secure_string(self, name: str) -> str:
         """A decrypted SecureString (or any parameter's value); :class:`SecretUnavailable` if missing."""
         raw = self.get([name])[name].raw
@@ -452,6 +459,11 @@ class SsmConfigStore:
     def prepare(self) -> None:
         """Import boto3 and build the client now, without a call (for the Lambda init phase)."""
         self.cache.provider()
+
+    def reset(self) -> None:
+        """Drop the client and cached parameters, secret references included (SnapStart restore)."""
+        self.cache.reset()
+        _default_cache().reset()
 
     # --- ConfigStore ---------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """One structured record per request, written when the request ends (streams included).
 
 The record holds names and numbers only: the key's *name*, the alias, the provider's *name*,
-statuses, timings and token counts. Keys, upstream URLs and prompts never enter it.
+statuses, timings and token counts. Keys, upstream URLs and prompts never enter it (prompt
+logging, ``settings.log_prompts``, is not implemented: nothing here ever sees a prompt).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from lambdagate.observability import powertools
 from lambdagate.providers.base import JSONBody, RawJSON
 
 logger = logging.getLogger("lambdagate.request")
@@ -41,9 +43,26 @@ class RequestRecord:
 
 
 def record_request(record: RequestRecord) -> None:
-    """Write the record as one JSON log line (CloudWatch Logs Insights can query its fields)."""
-    if logger.isEnabledFor(logging.INFO):
-        logger.info(json.dumps({"message": "request", **asdict(record)}, separators=(",", ":")))
+    """Write the record as one JSON log line and, when enabled, its CloudWatch metrics.
+
+    With ``POWERTOOLS_SERVICE_NAME`` set (the deployed functions) the line comes from Powertools'
+    Logger with the request id as correlation id; otherwise from the ``lambdagate.request``
+    stdlib logger. Telemetry never fails a request: a broken metric is logged and dropped.
+    """
+    fields = asdict(record)
+    if powertools.logging_enabled():
+        log = powertools.logger()
+        log.set_correlation_id(record.request_id)
+        log.info("request", extra=fields)
+    elif logger.isEnabledFor(logging.INFO):
+        logger.info(json.dumps({"message": "request", **fields}, separators=(",", ":")))
+    if powertools.metrics_enabled():
+        try:
+            from lambdagate.observability.metrics import emit_metrics
+
+            emit_metrics(record)
+        except Exception as exc:  # a metrics schema error must not turn a served request into a 500
+            logger.warning("metrics not emitted: %s", exc)
 
 
 _USAGE = b'"usage"'

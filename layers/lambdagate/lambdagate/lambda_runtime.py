@@ -1,0 +1,194 @@
+"""What the Lambda entry points in functions/ share: handler wrapping, request ids, SnapStart hooks.
+
+The function modules stay a few lines each (DESIGN.md: "a thin entry module each"); everything
+that is Lambda-specific but not endpoint-specific lives here, so it is typed, linted and tested
+with the package.
+
+SnapStart: Lambda runs a function's init once, snapshots the memory and resumes every new
+environment from that snapshot. Init here only imports code and builds the app: the upstream
+connection pool, the boto3 clients and the configuration caches are all created lazily on the
+first request, so a snapshot holds none of them. :func:`after_restore` still drops each of them
+(sockets and credentials from before a snapshot are stale, cached config may be old) and reseeds
+``random`` (used for weighted routing and retry jitter), which would otherwise replay the same
+sequence in every restored environment.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from collections.abc import Callable, Collection
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+logger = logging.getLogger("lambdagate.api")
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+LAMBDA_CONTEXT_HEADER = b"x-amzn-lambda-context"
+"""JSON of the invocation's context that the Lambda Web Adapter adds to each forwarded request."""
+RESTORE_PATH_ENV = "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"
+"""Set on the streaming function: the adapter POSTs to this path after a SnapStart restore."""
+
+_apps: list[Any] = []
+
+
+def prepare() -> None:
+    """Init-time setup of an entry point: telemetry objects and the SnapStart hook."""
+    from lambdagate.observability import powertools
+
+    powertools.setup()
+    register_snapstart_hooks()
+
+
+def api_handler(endpoints: Collection[str]) -> LambdaHandler:
+    """The buffered API Gateway / function URL handler of one endpoint (called at module scope).
+
+    Mangum runs the ASGI lifespan on every invocation unless told not to; the app has no lifespan
+    work, and building it once here keeps the per-request cost to routing the event.
+    """
+    from mangum import Mangum
+
+    from lambdagate.api import create_app
+
+    prepare()
+    app = create_app(endpoints=endpoints)
+    _adopt(app)
+    mangum = Mangum(app, lifespan="off")
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        _set_correlation_id(getattr(context, "aws_request_id", None))
+        return mangum(event, context)
+
+    from lambdagate.observability import powertools
+
+    if powertools.logging_enabled():
+        # Every log line of the invocation gets the function's name, version and cold_start flag.
+        wrapped: LambdaHandler = powertools.logger().inject_lambda_context(handler, clear_state=True)
+        return wrapped
+    return handler
+
+
+def streaming_app() -> ASGIApp:
+    """The whole API for uvicorn behind the Lambda Web Adapter (functions/stream)."""
+    from lambdagate.api import create_app
+
+    prepare()
+    app = create_app()
+    _adopt(app)
+    return LambdaContext(app, restore_path=os.environ.get(RESTORE_PATH_ENV) or None)
+
+
+def _adopt(app: Any) -> None:
+    """Remember the app for :func:`after_restore` and warm its configuration store's client.
+
+    Lambda's init phase is where imports are cheapest (it runs before the first request is
+    waited on, and SnapStart snapshots it), so a store that can build its client ahead of the
+    first request (``prepare``, the SSM store: boto3 and Powertools Parameters) does it here. A
+    client must not be frozen into a SnapStart snapshot unless the store can drop it on restore
+    (``reset``); ``AWS_LAMBDA_INITIALIZATION_TYPE`` tells a snapshot init from an on-demand one.
+    """
+    _apps.append(app)
+    store = getattr(getattr(app.state, "gateway", None), "store", None)
+    prepare_store = getattr(store, "prepare", None)
+    if not callable(prepare_store):
+        return
+    snapshotting = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"
+    if snapshotting and not callable(getattr(store, "reset", None)):
+        return
+    try:
+        prepare_store()
+    except Exception as exc:  # the first request builds it again and reports what is wrong
+        logger.warning("configuration store not prepared at init: %s", type(exc).__name__)
+
+
+class LambdaContext:
+    """ASGI middleware: gives each request the Lambda request id the adapter forwards.
+
+    Behind the adapter the app sees plain HTTP; the invocation's id arrives as the
+    ``x-amzn-lambda-context`` header. Putting it where Mangum puts the context
+    (``scope["aws.context"]``) makes responses, logs and metrics carry the same id on both paths.
+
+    It also answers the adapter's SnapStart after-restore POST. That request comes from the adapter
+    itself, never from a client: the adapter refuses external requests to the hook path, and as a
+    second guard a request that carries a forwarded Lambda context is passed on (and gets 404).
+    """
+
+    def __init__(self, app: ASGIApp, restore_path: str | None = None) -> None:
+        self.app = app
+        self.restore_path = restore_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = _header(scope, LAMBDA_CONTEXT_HEADER)
+            if raw is not None:
+                request_id = _request_id(raw)
+                if request_id:
+                    scope["aws.context"] = SimpleNamespace(aws_request_id=request_id)
+                    _set_correlation_id(request_id)
+            elif self.restore_path and scope["method"] == "POST" and scope["path"] == self.restore_path:
+                after_restore()
+                await send({"type": "http.response.start", "status": 204, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value)
+    return None
+
+
+def _request_id(raw: bytes) -> str | None:
+    try:
+        context = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(context, dict):
+        return None
+    value = context.get("request_id") or context.get("aws_request_id")
+    return value if isinstance(value, str) and value else None
+
+
+def _set_correlation_id(request_id: str | None) -> None:
+    from lambdagate.observability import powertools
+
+    if request_id and powertools.logging_enabled():
+        powertools.logger().set_correlation_id(request_id)
+
+
+def after_restore() -> None:
+    """Drop everything a snapshot may have frozen: connections, credentials, cached config, seeds."""
+    from lambdagate import upstream_http
+
+    upstream_http.reset_client()
+    random.seed()
+    for app in _apps:
+        store = getattr(getattr(app.state, "gateway", None), "store", None)
+        # A store holding clients or cached values (SSM) can drop them; a file store has nothing to drop.
+        reset = getattr(store, "reset", None)
+        if callable(reset):
+            reset()
+    logger.info("restored from a SnapStart snapshot: upstream pool, config caches and seeds reset")
+
+
+def register_snapstart_hooks() -> bool:
+    """Register :func:`after_restore` with the runtime's SnapStart hooks; False outside Lambda.
+
+    ``snapshot_restore_py`` ships inside the managed Python runtimes (3.12+), not on PyPI installs
+    of this package, so local runs and tests simply skip it. Registering twice is avoided because
+    each function module calls :func:`prepare` once.
+    """
+    try:
+        from snapshot_restore_py import register_after_restore
+    except ImportError:
+        return False
+    register_after_restore(after_restore)
+    return True

@@ -1,0 +1,449 @@
+"""The Lambda entry points of functions/ invoked in process with every events/ file.
+
+Each per-endpoint function module is imported as Lambda imports it (building its app at module
+scope from ``$LAMBDAGATE_CONFIG``) and its ``handler`` is called with the API Gateway REST (v1),
+HTTP API (v2) and function URL events that ``sam local invoke -e`` uses. The configuration comes
+from a file, and from moto's SSM after ``lambdagate config push`` (the deployed layout). The events
+carry the documented development key ``sk-lambdagate-dev`` and the ``mock-gpt`` model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import itertools
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import pytest
+
+from conftest import make_config
+from lambdagate import lambda_runtime, upstream_http
+from lambdagate.observability import RequestRecord, powertools
+from lambdagate.observability.metrics import NONE, dimensions
+from openai_schema import assert_valid
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS = ROOT / "functions"
+EVENTS = ROOT / "events"
+EVENT_KEY = "sk-lambdagate-dev"
+EVENT_PROMPT = "Hello from lambdagate"
+KINDS = ("rest", "http", "url")
+# function -> (event stem, schema of the body: a response, or the chunks of an SSE stream)
+CASES = {
+    "chat": [("chat", "CreateChatCompletionResponse"), ("chat-stream", "CreateChatCompletionStreamResponse")],
+    "completions": [("completions", "CreateCompletionResponse")],
+    "models": [("models-list", "ListModelsResponse"), ("models-retrieve", "Model")],
+}
+_ids = itertools.count()
+
+
+def gateway_config() -> dict[str, Any]:
+    """make_config's mock setup, with the events' development key instead of the tests' key."""
+    config = make_config({"mock": {}}, {"mock-gpt": {"provider": "mock", "model": "mock-gpt"}})
+    data = config.model_dump(mode="json", exclude_none=True)
+    data["keys"] = [{"name": "local-dev", "sha256": hashlib.sha256(EVENT_KEY.encode()).hexdigest()}]
+    return data
+
+
+@dataclass
+class FakeContext:
+    """The attributes of Lambda's context object that Mangum and Powertools read."""
+
+    aws_request_id: str
+    function_name: str = "lambdagate-test"
+    function_version: str = "1"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:lambdagate-test:live"
+    log_group_name: str = "/aws/lambda/lambdagate-test"
+    log_stream_name: str = "2026/11/23/[1]abc"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py afresh, as a new Lambda environment would."""
+    path = FUNCTIONS / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"lambdagate_function_{name}_{next(_ids)}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def event(stem: str, kind: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / f"{stem}-{kind}.json").read_text())
+    return loaded
+
+
+def invoke(module: ModuleType, payload: dict[str, Any], request_id: str) -> dict[str, Any]:
+    result = module.handler(payload, FakeContext(request_id))
+    assert isinstance(result, dict)
+    return result
+
+
+def headers_of(result: dict[str, Any]) -> dict[str, str]:
+    """Response headers, lower-cased, from ``headers`` and (REST) ``multiValueHeaders``."""
+    merged = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        merged[key.lower()] = values[-1]
+    return merged
+
+
+def assert_body(result: dict[str, Any], schema: str) -> list[Any]:
+    """Check the body against ``schema`` (each SSE chunk for stream schemas); returns what was checked."""
+    assert result.get("isBase64Encoded") in (False, None)
+    body = result["body"]
+    if not schema.endswith("StreamResponse"):
+        document = json.loads(body)
+        assert_valid(document, schema)
+        return [document]
+    assert body.endswith("data: [DONE]\n\n")
+    chunks = [json.loads(line[len("data: "):]) for line in body.split("\n\n")
+              if line.startswith("data: ") and line != "data: [DONE]"]
+    assert chunks
+    for chunk in chunks:
+        assert_valid(chunk, schema)
+    return chunks
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def clean_telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in (powertools.SERVICE_ENV, powertools.NAMESPACE_ENV, "POWERTOOLS_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    powertools.reset()
+    yield
+    powertools.reset()
+    lambda_runtime._apps.clear()
+
+
+@pytest.fixture
+def file_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "gateway.json"
+    path.write_text(json.dumps(gateway_config()))
+    monkeypatch.setenv("LAMBDAGATE_CONFIG", str(path))
+    return path
+
+
+@pytest.fixture
+def ssm_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws_env: None) -> Iterator[str]:
+    """The same configuration pushed into moto's SSM with the CLI; LAMBDAGATE_CONFIG=ssm:/prefix."""
+    ssm = pytest.importorskip("lambdagate.config.ssm")
+    from moto import mock_aws
+
+    from lambdagate.cli import main as cli
+
+    prefix = "/lambdagate-fn-test"
+    path = tmp_path / "gateway.json"
+    path.write_text(json.dumps(gateway_config()))
+    ssm._default_cache.cache_clear()
+    with mock_aws():
+        assert cli(["config", "push", str(path), "--prefix", prefix]) == 0
+        monkeypatch.setenv("LAMBDAGATE_CONFIG", f"ssm:{prefix}")
+        yield prefix
+    ssm._default_cache.cache_clear()
+
+
+@pytest.fixture(params=["file", "ssm"])
+def config_source(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{request.param}_config"))
+
+
+# --- every function with every event ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("function", sorted(CASES))
+def test_function_answers_its_events(config_source: str, function: str, kind: str) -> None:
+    module = load_function(function)
+    for stem, schema in CASES[function]:
+        request_id = f"{function}-{stem}-{kind}"
+        result = invoke(module, event(stem, kind), request_id)
+        assert result["statusCode"] == 200, result["body"]
+        headers = headers_of(result)
+        checked = assert_body(result, schema)
+        if stem.startswith("models"):
+            assert headers["content-type"] == "application/json"
+            ids = [m["id"] for m in checked[0]["data"]] if stem == "models-list" else [checked[0]["id"]]
+            assert "mock-gpt" in ids
+            continue
+        # Completions carry the Lambda request id (Mangum's context) as x-request-id.
+        assert headers["x-request-id"] == request_id
+        if stem == "chat-stream":
+            assert headers["content-type"].startswith("text/event-stream")
+            assert checked[-1]["usage"]["completion_tokens"] > 0  # stream_options.include_usage
+        else:
+            assert headers["content-type"] == "application/json"
+            assert checked[0]["model"] == "mock-gpt"
+            assert checked[0]["usage"]["prompt_tokens"] > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_chat_function_answers_the_mock_deterministically(file_config: Path, kind: str) -> None:
+    result = invoke(load_function("chat"), event("chat", kind), "req-1")
+    assert json.loads(result["body"])["choices"][0]["message"]["content"] == f"You said: {EVENT_PROMPT}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_key_and_unknown_model_are_openai_errors(file_config: Path, kind: str) -> None:
+    module = load_function("chat")
+    payload = event("chat", kind)
+    for container in ("headers", "multiValueHeaders"):
+        for name in list(payload.get(container) or {}):
+            if name.lower() == "authorization":
+                value = "Bearer sk-wrong"
+                payload[container][name] = [value] if container == "multiValueHeaders" else value
+    result = invoke(module, payload, "req-bad-key")
+    assert result["statusCode"] == 401
+    assert_valid(json.loads(result["body"]), "ErrorResponse")
+
+    payload = event("chat", kind)
+    payload["body"] = json.dumps({"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]})
+    result = invoke(module, payload, "req-no-model")
+    assert result["statusCode"] == 404
+    assert json.loads(result["body"])["error"]["code"] == "model_not_found"
+
+
+def test_endpoint_functions_mount_only_their_routes(file_config: Path) -> None:
+    """The models function does not answer chat, and the chat function does not list models."""
+    result = invoke(load_function("models"), event("chat", "http"), "req-x")
+    assert result["statusCode"] == 404
+    assert_valid(json.loads(result["body"]), "ErrorResponse")
+    result = invoke(load_function("chat"), event("models-list", "http"), "req-y")
+    assert result["statusCode"] == 404
+
+
+def test_app_is_built_once_per_environment(file_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Module scope builds the app; invocations reuse it (Mangum's lifespan is off)."""
+    import lambdagate.api
+
+    module = load_function("chat")
+    built: list[object] = []
+    original = lambdagate.api.create_app
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(lambdagate.api, "create_app", counting)
+    for n in range(3):
+        assert invoke(module, event("chat", "http"), f"req-{n}")["statusCode"] == 200
+    assert built == []
+
+
+# --- SSM: cache after the first look-ups, last good values through an outage ---------------------
+
+
+def test_ssm_lookups_are_cached_and_survive_an_outage(ssm_config: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from botocore.exceptions import EndpointConnectionError
+
+    from lambdagate.config import ssm
+
+    client = boto3.client("ssm", region_name="us-east-1")
+    calls: list[str] = []
+    outage = {"on": False}
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+        if outage["on"]:
+            raise EndpointConnectionError(endpoint_url="https://ssm.us-east-1.amazonaws.com")
+
+    client.meta.events.register("before-call.ssm.*", count)
+    monkeypatch.setattr(ssm, "ssm_client", lambda *a, **k: client)
+    monkeypatch.setenv(ssm.TTL_ENV, "1")
+    module = load_function("chat")
+
+    assert invoke(module, event("chat", "http"), "cold")["statusCode"] == 200
+    cold = len(calls)
+    assert 1 <= cold <= 3, calls  # key (+ settings), alias, provider: fetched by name, never listed
+    assert "GetParametersByPath" not in calls
+    assert invoke(module, event("chat", "rest"), "warm")["statusCode"] == 200
+    assert len(calls) == cold  # served from the cache
+
+    # Let the TTL run out, then make SSM fail: the last good values keep serving.
+    time.sleep(1.1)
+    outage["on"] = True
+    result = invoke(module, event("chat", "url"), "outage")
+    assert result["statusCode"] == 200, result["body"]
+    assert len(calls) > cold  # it did try SSM
+
+
+# --- telemetry: Powertools JSON logs and EMF metrics -------------------------------------------------
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def _emf(lines: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    found = []
+    for line in lines:
+        for directive in line.get("_aws", {}).get("CloudWatchMetrics", []):
+            if any(m["Name"] == metric for m in directive["Metrics"]):
+                found.append(line)
+    return found
+
+
+def _v(doc: dict[str, Any], name: str) -> Any:
+    """A metric's value in an EMF document (Powertools writes each value as a list)."""
+    value = doc[name]
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+@pytest.fixture
+def telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(powertools.SERVICE_ENV, "lambdagate")
+    monkeypatch.setenv(powertools.NAMESPACE_ENV, "lambdagate-test")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
+    powertools.reset()
+
+
+def test_request_log_and_metrics(file_config: Path, telemetry: None, capsys: pytest.CaptureFixture[str]) -> None:
+    module = load_function("chat")
+    capsys.readouterr()
+    assert invoke(module, event("chat", "http"), "req-logged")["statusCode"] == 200
+    assert invoke(module, event("chat-stream", "url"), "req-streamed")["statusCode"] == 200
+    out = capsys.readouterr().out
+    lines = _json_lines(out)
+
+    logs = [line for line in lines if line.get("message") == "request"]
+    assert [log["correlation_id"] for log in logs] == ["req-logged", "req-streamed"]
+    assert [log["function_request_id"] for log in logs] == ["req-logged", "req-streamed"]
+    assert isinstance(logs[0]["cold_start"], bool) and logs[1]["cold_start"] is False
+    for log in logs:
+        assert log["service"] == "lambdagate" and log["level"] == "INFO"
+        assert (log["model"], log["provider"], log["status"]) == ("mock-gpt", "mock", 200)
+        assert log["latency_ms"] > 0 and log["prompt_tokens"] > 0 and log["completion_tokens"] > 0
+    assert logs[1]["stream"] is True and logs[1]["time_to_first_token_ms"] > 0
+
+    requests = _emf(lines, "Requests")
+    assert len(requests) == 2  # one EMF document per request, the streamed one included
+    for doc in requests:
+        directive = doc["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "lambdagate-test"
+        assert sorted(directive["Dimensions"][0]) == ["model", "provider", "service"]
+        assert (doc["model"], doc["provider"], _v(doc, "Requests"), _v(doc, "Errors")) == ("mock-gpt", "mock", 1, 0)
+        assert _v(doc, "PromptTokens") > 0 and _v(doc, "CompletionTokens") > 0 and _v(doc, "Latency") > 0
+    assert _emf(lines, "TimeToFirstToken") == [requests[1]]
+    assert _emf(lines, "ErrorsByType") == []
+
+    # Neither the client key nor the prompt ever reaches the logs or the metrics.
+    assert EVENT_KEY not in out and EVENT_PROMPT not in out and "Stream this answer" not in out
+
+
+def test_errors_are_counted_by_type_without_client_chosen_dimensions(
+    file_config: Path, telemetry: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = load_function("chat")
+    payload = event("chat", "http")
+    payload["body"] = json.dumps({"model": "attacker-chosen-name", "messages": [{"role": "user", "content": "x"}]})
+    capsys.readouterr()
+    assert invoke(module, payload, "req-404")["statusCode"] == 404
+    lines = _json_lines(capsys.readouterr().out)
+    errors = _emf(lines, "ErrorsByType")
+    assert len(errors) == 1
+    assert (errors[0]["error_type"], errors[0]["model"], errors[0]["provider"]) == ("invalid_request_error", NONE, NONE)
+    assert sorted(errors[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == [
+        "error_type", "model", "provider", "service"]
+    assert _v(_emf(lines, "Requests")[0], "Errors") == 1
+    assert "attacker-chosen-name" not in json.dumps(_emf(lines, "Requests") + errors)
+
+
+def test_no_powertools_output_without_its_environment(file_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    module = load_function("chat")
+    assert invoke(module, event("chat", "http"), "req-quiet")["statusCode"] == 200
+    assert "_aws" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("status", "error_type", "provider", "expected"), [
+    (200, None, "mock", ("mock-gpt", "mock")),
+    (404, "invalid_request_error", None, (NONE, NONE)),   # unknown model: not a dimension value
+    (401, "invalid_request_error", None, (NONE, NONE)),   # unauthenticated: the model is unchecked
+    (429, "rate_limit_error", None, ("mock-gpt", NONE)),  # routed alias, every attempt throttled
+    (502, "upstream_error", "mock", ("mock-gpt", "mock")),
+])
+def test_metric_dimensions(status: int, error_type: str | None, provider: str | None,
+                           expected: tuple[str, str]) -> None:
+    record = RequestRecord(request_id="r", endpoint="chat", status=status, model="mock-gpt", provider=provider,
+                           error_type=error_type)
+    assert (dimensions(record)["model"], dimensions(record)["provider"]) == expected
+
+
+# --- SnapStart hooks -------------------------------------------------------------------------------
+
+
+def test_snapstart_hook_registration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "snapshot_restore_py", raising=False)
+    assert lambda_runtime.register_snapstart_hooks() is False  # not a Lambda runtime: nothing to do
+
+    registered: list[Callable[[], None]] = []
+    fake = SimpleNamespace(register_after_restore=registered.append)
+    monkeypatch.setitem(sys.modules, "snapshot_restore_py", fake)
+    assert lambda_runtime.register_snapstart_hooks() is True
+    assert registered == [lambda_runtime.after_restore]
+
+
+def test_after_restore_drops_pool_and_store_state(file_config: Path) -> None:
+    import asyncio
+
+    class Store:
+        resets = 0
+
+        def reset(self) -> None:
+            self.resets += 1
+
+    store = Store()
+    lambda_runtime._apps.append(SimpleNamespace(state=SimpleNamespace(gateway=SimpleNamespace(store=store))))
+
+    async def open_client() -> None:
+        upstream_http.get_client()
+
+    asyncio.run(open_client())
+    assert upstream_http._client is not None
+    lambda_runtime.after_restore()
+    assert upstream_http._client is None
+    assert store.resets == 1
+
+
+def test_store_is_prepared_at_init_unless_a_snapshot_would_freeze_it(
+    file_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Store:
+        def __init__(self, resettable: bool) -> None:
+            self.prepared = 0
+            if resettable:
+                self.reset = lambda: None
+
+        def prepare(self) -> None:
+            self.prepared += 1
+
+    def app_with(store: Store) -> Any:
+        return SimpleNamespace(state=SimpleNamespace(gateway=SimpleNamespace(store=store)))
+
+    on_demand, snap_plain, snap_resettable = Store(False), Store(False), Store(True)
+    lambda_runtime._adopt(app_with(on_demand))
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    lambda_runtime._adopt(app_with(snap_plain))
+    lambda_runtime._adopt(app_with(snap_resettable))
+    assert (on_demand.prepared, snap_plain.prepared, snap_resettable.prepared) == (1, 0, 1)
