@@ -5,7 +5,9 @@
 Each target runs in a new process (nothing cached in memory; the OS file cache is warm, as on a
 warm Lambda host) and times only its own import-and-build, not the interpreter's start. The
 baseline is FastAPI alone, which DESIGN.md budgets at ~270 ms with everything else under 150 ms more.
-Medians of one run are printed, with each target's difference from the baseline.
+Functions run with the environment the SAM template gives them (Powertools logger and metrics on);
+the ``+ssm`` rows also load the SSM store as deployed, which builds its boto3 client at init (no
+AWS call is made). Medians of one run are printed, with each target's difference from the baseline.
 """
 
 from __future__ import annotations
@@ -28,24 +30,25 @@ TARGETS: dict[str, str] = {
 }
 
 
-def _function_targets() -> dict[str, str]:
+FUNCTION_ENV = {"POWERTOOLS_SERVICE_NAME": "lambdagate", "POWERTOOLS_METRICS_NAMESPACE": "lambdagate",
+                "POWERTOOLS_LOG_LEVEL": "WARNING"}
+SSM_ENV = {"LAMBDAGATE_CONFIG": "ssm:/lambdagate", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench"}
+
+
+def _function_targets() -> dict[str, tuple[str, dict[str, str]]]:
     """One target per function entry module under functions/, imported as Lambda would."""
     targets = {}
     for module in sorted((ROOT / "functions").glob("*/app.py")):
-        targets[f"functions/{module.parent.name}"] = (
-            f"import sys; sys.path.insert(0, {str(module.parent)!r})\nimport app"
-        )
-    if not targets:
-        targets["lambdagate app (all endpoints)"] = (
-            "from mangum import Mangum\nfrom lambdagate.api import create_app\n"
-            "handler = Mangum(create_app(), lifespan='off')"
-        )
+        code = f"import sys; sys.path.insert(0, {str(module.parent)!r})\nimport app"
+        targets[f"functions/{module.parent.name}"] = (code, FUNCTION_ENV)
+        targets[f"functions/{module.parent.name} +ssm"] = (code, {**FUNCTION_ENV, **SSM_ENV})
     return targets
 
 
-def measure(code: str, runs: int) -> list[float]:
+def measure(code: str, runs: int, extra_env: dict[str, str] | None = None) -> list[float]:
     env = {**os.environ, "LAMBDAGATE_CONFIG": os.environ.get("LAMBDAGATE_CONFIG", str(CONFIG)),
-           "PYTHONDONTWRITEBYTECODE": "0"}
+           "PYTHONDONTWRITEBYTECODE": "0", **(extra_env or {})}
     times = []
     for _ in range(runs + 1):
         out = subprocess.run([sys.executable, "-c", _TIMER.format(code=code)], env=env, capture_output=True,
@@ -58,8 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    results = {name: statistics.median(measure(code, args.runs)) for name, code in
-               {**TARGETS, **_function_targets()}.items()}
+    targets = {**{name: (code, {}) for name, code in TARGETS.items()}, **_function_targets()}
+    results = {name: statistics.median(measure(code, args.runs, env)) for name, (code, env) in targets.items()}
     baseline = results["fastapi (baseline)"]
     print(f"{'target':40} {'median ms':>10} {'vs fastapi':>11}")
     for name, ms in results.items():

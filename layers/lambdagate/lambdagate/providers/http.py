@@ -58,6 +58,23 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def parse_json(content: bytes | str, target: Target) -> Any:
+    """A provider's JSON answer; anything else is the provider's failure (502), not the client's."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise upstream_error(target.provider_name, 502, "the upstream answered with invalid JSON.",
+                             secrets=target.secrets) from None
+
+
+def bearer_headers(target: Target) -> dict[str, str]:
+    """The provider's configured headers plus ``Authorization: Bearer <api_key>`` when it has a key."""
+    headers = dict(target.config.headers)
+    if target.api_key:
+        headers["authorization"] = f"Bearer {target.api_key}"
+    return headers
+
+
 def encode(body: Any) -> bytes:
     """JSON bytes for an upstream body (pydantic-core's encoder: several times the stdlib's speed)."""
     return to_json(body)

@@ -20,12 +20,11 @@ Provider/deployment options:
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from lambdagate.errors import InvalidRequest, upstream_error
+from lambdagate.errors import InvalidRequest
 from lambdagate.providers import http
 from lambdagate.providers.anthropic import messages, params, response
 from lambdagate.providers.anthropic.stream import StreamTranslator
@@ -85,12 +84,7 @@ class AnthropicProvider(Provider):
     async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
         call = self.prepare(request, target, ctx, stream=False)
         content = await http.post(target, self.url(target), call.body, call.headers, parse_error=response.parse_error)
-        try:
-            data = json.loads(content)
-        except ValueError:
-            raise upstream_error(target.provider_name, 502, "The answer was not JSON.",
-                                 secrets=target.secrets) from None
-        return response.chat_completion(data, target.model, call.response_tool)
+        return response.chat_completion(http.parse_json(content, target), target.model, call.response_tool)
 
     async def chat_stream(
         self, request: ChatCompletionRequest, target: Target, ctx: CallContext

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from lambdagate.errors import InvalidRequest
+from lambdagate.providers.content import text_only
 from lambdagate.types import (
     AssistantMessage,
     ChatCompletionRequest,
@@ -28,21 +29,6 @@ from lambdagate.types import (
 
 # MIME subtype -> Converse ImageFormat.
 _IMAGE_FORMATS = {"png": "png", "jpeg": "jpeg", "jpg": "jpeg", "gif": "gif", "webp": "webp"}
-
-
-def _text_of(content: Any, param: str) -> str:
-    """The text of a message whose content may be a string or a list of text parts."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    texts = []
-    for part in content:
-        if not isinstance(part, TextPart):
-            raise InvalidRequest(f"Only text content is supported in this message for Bedrock ({part.type}).",
-                                 param=param)
-        texts.append(part.text)
-    return "".join(texts)
 
 
 def image_block(url: str, param: str) -> dict[str, Any]:
@@ -84,7 +70,7 @@ def _user_blocks(message: UserMessage, param: str) -> list[dict[str, Any]]:
 
 def _assistant_blocks(message: AssistantMessage, param: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    text = _text_of(message.content, param)
+    text = text_only(message.content, param, "bedrock")
     if text:  # Converse rejects blank text blocks
         blocks.append({"text": text})
     for call in message.tool_calls or []:
@@ -101,7 +87,7 @@ def _assistant_blocks(message: AssistantMessage, param: str) -> list[dict[str, A
 
 def _tool_result(message: ToolMessage, param: str) -> dict[str, Any]:
     return {"toolResult": {"toolUseId": message.tool_call_id,
-                           "content": [{"text": _text_of(message.content, param)}]}}
+                           "content": [{"text": text_only(message.content, param, "bedrock")}]}}
 
 
 def convert_messages(messages: list[Message]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -111,7 +97,7 @@ def convert_messages(messages: list[Message]) -> tuple[list[dict[str, Any]], lis
     for i, message in enumerate(messages):
         param = f"messages.{i}"
         if isinstance(message, SystemMessage | DeveloperMessage):
-            if text := _text_of(message.content, param):
+            if text := text_only(message.content, param, "bedrock"):
                 system.append({"text": text})
             continue
         if isinstance(message, UserMessage):

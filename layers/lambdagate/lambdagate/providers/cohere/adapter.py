@@ -82,10 +82,7 @@ class CohereProvider(Provider):
         return (target.config.api_base or DEFAULT_API_BASE).rstrip("/") + "/v2/chat"
 
     def headers(self, target: Target) -> dict[str, str]:
-        headers = dict(target.config.headers)
-        if target.api_key:
-            headers["authorization"] = f"Bearer {target.api_key}"
-        return headers
+        return http.bearer_headers(target)
 
     def body(self, chat: ChatCompletionRequest, target: Target, ctx: CallContext, *, stream: bool) -> dict[str, Any]:
         body = map_params(chat.sent_fields(), self.chat_params, ctx, self.type_name, handled=_HANDLED)

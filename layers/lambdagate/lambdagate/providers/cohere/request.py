@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdagate.errors import InvalidRequest
+from lambdagate.providers.content import text_only
 from lambdagate.types import (
     AssistantMessage,
     ChatCompletionRequest,
@@ -23,20 +24,6 @@ from lambdagate.types import (
     ToolMessage,
     UserMessage,
 )
-
-
-def _text_of(content: Any, param: str) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    texts = []
-    for part in content:
-        if not isinstance(part, TextPart):
-            raise InvalidRequest(f"Only text content is supported in this message for Cohere ({part.type}).",
-                                 param=param)
-        texts.append(part.text)
-    return "".join(texts)
 
 
 def _user_content(message: UserMessage, param: str) -> str | list[dict[str, Any]]:
@@ -58,7 +45,7 @@ def _user_content(message: UserMessage, param: str) -> str | list[dict[str, Any]
 
 
 def _assistant(message: AssistantMessage, param: str) -> dict[str, Any]:
-    text = _text_of(message.content, param)
+    text = text_only(message.content, param, "cohere")
     converted: dict[str, Any] = {"role": "assistant"}
     if message.tool_calls:
         converted["tool_calls"] = [
@@ -79,14 +66,14 @@ def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
     for i, message in enumerate(messages):
         param = f"messages.{i}"
         if isinstance(message, SystemMessage | DeveloperMessage):
-            converted.append({"role": "system", "content": _text_of(message.content, param)})
+            converted.append({"role": "system", "content": text_only(message.content, param, "cohere")})
         elif isinstance(message, UserMessage):
             converted.append({"role": "user", "content": _user_content(message, param)})
         elif isinstance(message, AssistantMessage):
             converted.append(_assistant(message, param))
         elif isinstance(message, ToolMessage):
             converted.append({"role": "tool", "tool_call_id": message.tool_call_id,
-                              "content": _text_of(message.content, param)})
+                              "content": text_only(message.content, param, "cohere")})
         else:
             raise InvalidRequest("Messages with role 'function' are not supported; use tools and tool messages.",
                                  param=param)

@@ -16,7 +16,6 @@ gateway's (:func:`lambdagate.errors.upstream_error`); Google's ``status`` become
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
@@ -82,14 +81,6 @@ class ErrorReader:
         return exc
 
 
-def _parse(content: bytes | str, target: Target) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError:
-        raise upstream_error(target.provider_name, 502, "the upstream answered with invalid JSON.",
-                             secrets=target.secrets) from None
-
-
 def _stream_error(error: dict[str, Any], target: Target) -> UpstreamError:
     reader = ErrorReader()
     info = reader({"error": error})
@@ -122,7 +113,7 @@ class GeminiProvider(Provider):
                                       parse_error=reader)
         except UpstreamError as exc:
             raise reader.apply(exc, target) from None
-        return chat_completion(_parse(content, target), target.model)
+        return chat_completion(http.parse_json(content, target), target.model)
 
     async def chat_stream(
         self, request: ChatCompletionRequest, target: Target, ctx: CallContext
@@ -134,7 +125,7 @@ class GeminiProvider(Provider):
         try:
             async with http.stream(target, url, body, self.headers(target), parse_error=reader) as response:
                 async for _event, data in http.sse_events(response, target):
-                    parsed = _parse(data, target)
+                    parsed = http.parse_json(data, target)
                     error = _error_object(parsed)
                     if error is not None:
                         raise _stream_error(error, target)

@@ -12,7 +12,6 @@ Provider options: ``api_base`` (default ``https://api.mistral.ai/v1``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -26,14 +25,6 @@ from lambdagate.types import ChatCompletionRequest
 DEFAULT_API_BASE = "https://api.mistral.ai/v1"
 
 
-def _parse(content: bytes | str, target: Target) -> Any:
-    try:
-        return json.loads(content)
-    except ValueError:
-        raise upstream_error(target.provider_name, 502, "the upstream answered with invalid JSON.",
-                             secrets=target.secrets) from None
-
-
 class MistralProvider(Provider):
     type_name = "mistral"
     chat_params: ClassVar[ParamTable] = CHAT_PARAMS
@@ -42,15 +33,12 @@ class MistralProvider(Provider):
         return (target.config.api_base or DEFAULT_API_BASE).rstrip("/") + "/chat/completions"
 
     def headers(self, target: Target) -> dict[str, str]:
-        headers = dict(target.config.headers)
-        if target.api_key:
-            headers["authorization"] = f"Bearer {target.api_key}"
-        return headers
+        return http.bearer_headers(target)
 
     async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
         body = build_body(request, target.model, ctx, stream=False)
         content = await http.post(target, self.url(target), body, self.headers(target))
-        parsed = _parse(content, target)
+        parsed = http.parse_json(content, target)
         if not isinstance(parsed, dict):
             raise upstream_error(target.provider_name, 502, "the upstream answered with an unexpected body.",
                                  secrets=target.secrets)
@@ -66,7 +54,7 @@ class MistralProvider(Provider):
             async for _event, data in http.sse_events(response, target):
                 if data == "[DONE]":
                     break
-                chunk = _parse(data, target)
+                chunk = http.parse_json(data, target)
                 if not isinstance(chunk, dict):
                     continue
                 if "error" in chunk or chunk.get("object") == "error":

@@ -25,9 +25,7 @@ class OpenAIProvider(Provider):
     chat_params: ClassVar[ParamTable] = {}
 
     def headers(self, target: Target) -> dict[str, str]:
-        headers = dict(target.config.headers)
-        if target.api_key:
-            headers["authorization"] = f"Bearer {target.api_key}"
+        headers = http.bearer_headers(target)
         if organization := target.option("organization"):
             headers["openai-organization"] = organization
         if project := target.option("project"):

@@ -55,7 +55,8 @@ from lambdagate.providers.base import (
     Target,
     map_params,
 )
-from lambdagate.types import ChatCompletionRequest, Message, TextPart
+from lambdagate.providers.content import text_only
+from lambdagate.types import ChatCompletionRequest, Message
 
 DEFAULT_API_BASE = "https://api.replicate.com/v1"
 MAX_WAIT = 60  # seconds; the most ``Prefer: wait`` accepts
@@ -90,19 +91,7 @@ def replicate_error(body: Any) -> http.ErrorInfo:
 
 def _text(message: Message) -> str:
     """A message's text; Replicate LLM inputs are text only."""
-    content = message.content
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    parts = []
-    for part in content:
-        if not isinstance(part, TextPart):
-            raise InvalidRequest(
-                f"The 'replicate' provider takes text content only, not '{part.type}' parts.", param="messages"
-            )
-        parts.append(part.text)
-    return "\n".join(parts)
+    return text_only(message.content, "messages", "replicate", separator="\n")
 
 
 def _turn(message: Message) -> str:
@@ -181,10 +170,7 @@ class ReplicateProvider(Provider):
     # --- request -------------------------------------------------------------------------
 
     def headers(self, target: Target) -> dict[str, str]:
-        headers = dict(target.config.headers)
-        if target.api_key:
-            headers["authorization"] = f"Bearer {target.api_key}"
-        return headers
+        return http.bearer_headers(target)
 
     def base(self, target: Target) -> str:
         return (target.config.api_base or DEFAULT_API_BASE).rstrip("/")
