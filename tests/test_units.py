@@ -234,3 +234,20 @@ def test_relay_sends_keepalives_while_waiting() -> None:
     events = asyncio.run(run())
     assert events.count(b": keep-alive\n\n") >= 3
     assert events[-2:] == [b'data: {"first":true}\n\n', b"data: [DONE]\n\n"]
+
+
+def test_content_readers_keep_text_and_images_and_refuse_the_rest() -> None:
+    from lambdagate.providers.content import text_and_image_parts, text_only
+    from lambdagate.types import AudioPart, ImagePart, TextPart
+
+    text = [TextPart(type="text", text="a"), TextPart(type="text", text="b")]
+    assert text_only(text, "messages", "x", separator="\n") == "a\nb" and text_only(None, "m", "x") == ""
+    image = ImagePart.model_validate({"type": "image_url", "image_url": {"url": "https://i/1.png", "detail": "low"}})
+    with pytest.raises(InvalidRequest, match="'x' provider takes only text"):
+        text_only([*text, image], "messages", "x")
+    assert text_and_image_parts([text[0], image], "messages[0]", "x") == [
+        {"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "https://i/1.png", "detail": "low"}}]
+    audio = AudioPart.model_validate({"type": "input_audio", "input_audio": {"data": "AA==", "format": "wav"}})
+    with pytest.raises(InvalidRequest) as caught:
+        text_and_image_parts([text[0], audio], "messages[0]", "x")
+    assert caught.value.param == "messages[0].content[1]"

@@ -11,37 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from lambdagate.errors import InvalidRequest
-from lambdagate.providers.content import text_only
+from lambdagate.providers.content import text_and_image_parts, text_only
 from lambdagate.types import (
     AssistantMessage,
     ChatCompletionRequest,
     DeveloperMessage,
-    ImagePart,
     Message,
     NamedToolChoice,
     SystemMessage,
-    TextPart,
     ToolMessage,
     UserMessage,
 )
-
-
-def _user_content(message: UserMessage, param: str) -> str | list[dict[str, Any]]:
-    if isinstance(message.content, str):
-        return message.content
-    parts: list[dict[str, Any]] = []
-    for j, part in enumerate(message.content):
-        if isinstance(part, TextPart):
-            parts.append({"type": "text", "text": part.text})
-        elif isinstance(part, ImagePart):
-            image: dict[str, Any] = {"url": part.image_url.url}
-            if part.image_url.detail:
-                image["detail"] = part.image_url.detail
-            parts.append({"type": "image_url", "image_url": image})
-        else:
-            raise InvalidRequest(f"Content parts of type '{part.type}' are not supported by Cohere.",
-                                 param=f"{param}.content.{j}")
-    return parts
 
 
 def _assistant(message: AssistantMessage, param: str) -> dict[str, Any]:
@@ -68,7 +48,7 @@ def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
         if isinstance(message, SystemMessage | DeveloperMessage):
             converted.append({"role": "system", "content": text_only(message.content, param, "cohere")})
         elif isinstance(message, UserMessage):
-            converted.append({"role": "user", "content": _user_content(message, param)})
+            converted.append({"role": "user", "content": text_and_image_parts(message.content, param, "cohere")})
         elif isinstance(message, AssistantMessage):
             converted.append(_assistant(message, param))
         elif isinstance(message, ToolMessage):

@@ -29,6 +29,7 @@ from typing import Any
 
 from lambdagate.errors import InvalidRequest
 from lambdagate.providers.base import ALWAYS_HANDLED, CallContext, Param, ParamTable, map_params
+from lambdagate.providers.content import text_only
 from lambdagate.types import (
     AssistantMessage,
     AudioPart,
@@ -134,7 +135,7 @@ def convert_messages(messages: list[Message], *, legacy: bool) -> tuple[str, lis
 
     for message in messages:
         if isinstance(message, SystemMessage | DeveloperMessage):
-            system.append(_text_only(message.content, message.role))
+            system.append(text_only(message.content, "messages", "gemini", separator="\n"))
         elif isinstance(message, UserMessage):
             add("user", _parts(message.content))
         elif isinstance(message, AssistantMessage):
@@ -145,17 +146,6 @@ def convert_messages(messages: list[Message], *, legacy: bool) -> tuple[str, lis
             add("user", [{"functionResponse": {"name": message.name,
                                                "response": _response_object(message.content or "")}}])
     return "\n\n".join(s for s in system if s), contents
-
-
-def _text_only(content: str | list[ContentPart] | None, role: str) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    texts = []
-    for part in content:
-        if not isinstance(part, TextPart):
-            raise InvalidRequest(f"Gemini takes only text in {role} messages.", param="messages")
-        texts.append(part.text)
-    return "\n".join(texts)
 
 
 def _parts(content: str | list[ContentPart] | None) -> list[dict[str, Any]]:
@@ -245,7 +235,7 @@ def _function_response(message: ToolMessage, call_names: dict[str, str]) -> dict
             f"Tool message refers to tool_call_id '{message.tool_call_id}', which no earlier assistant "
             "message called; Gemini needs the function's name.", param="messages",
         )
-    content = message.content if isinstance(message.content, str) else _text_only(message.content, "tool")
+    content = text_only(message.content, "messages", "gemini", separator="\n")
     return {"functionResponse": {"name": name, "response": _response_object(content)}}
 
 

@@ -25,12 +25,11 @@ from typing import Any
 
 from lambdagate.errors import InvalidRequest
 from lambdagate.providers.base import ALWAYS_HANDLED, CallContext, Param, ParamTable, map_params
+from lambdagate.providers.content import text_and_image_parts, text_only
 from lambdagate.types import (
     AssistantMessage,
     ChatCompletionRequest,
-    ContentPart,
     DeveloperMessage,
-    ImagePart,
     Message,
     RefusalPart,
     SystemMessage,
@@ -112,14 +111,15 @@ def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
     call_names: dict[str, str] = {}
     for message in messages:
         if isinstance(message, SystemMessage | DeveloperMessage):
-            result.append({"role": "system", "content": _text(message.content, message.role)})
+            text = text_only(message.content, "messages", "mistral", separator="\n")
+            result.append({"role": "system", "content": text})
         elif isinstance(message, UserMessage):
-            result.append({"role": "user", "content": _content(message.content)})
+            result.append({"role": "user", "content": text_and_image_parts(message.content, "messages", "mistral")})
         elif isinstance(message, AssistantMessage):
             result.append(_assistant(message, call_names))
         elif isinstance(message, ToolMessage):
-            converted = {"role": "tool", "content": _text(message.content, "tool"),
-                         "tool_call_id": tool_call_id(message.tool_call_id)}
+            text = text_only(message.content, "messages", "mistral", separator="\n")
+            converted = {"role": "tool", "content": text, "tool_call_id": tool_call_id(message.tool_call_id)}
             if message.tool_call_id in call_names:
                 converted["name"] = call_names[message.tool_call_id]
             result.append(converted)
@@ -130,35 +130,6 @@ def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
     if result and result[-1]["role"] == "assistant" and not result[-1].get("tool_calls"):
         result[-1]["prefix"] = True
     return result
-
-
-def _text(content: str | list[ContentPart] | None, role: str) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    texts = []
-    for part in content:
-        if not isinstance(part, TextPart):
-            raise InvalidRequest(f"Mistral takes only text in {role} messages.", param="messages")
-        texts.append(part.text)
-    return "\n".join(texts)
-
-
-def _content(content: str | list[ContentPart]) -> str | list[dict[str, Any]]:
-    if isinstance(content, str):
-        return content
-    parts: list[dict[str, Any]] = []
-    for part in content:
-        if isinstance(part, TextPart):
-            parts.append({"type": "text", "text": part.text})
-        elif isinstance(part, ImagePart):
-            image: dict[str, Any] = {"url": part.image_url.url}
-            if part.image_url.detail:
-                image["detail"] = part.image_url.detail
-            parts.append({"type": "image_url", "image_url": image})
-        else:
-            raise InvalidRequest(f"Content parts of type '{part.type}' are not supported by Mistral.",
-                                 param="messages")
-    return parts
 
 
 def _assistant(message: AssistantMessage, call_names: dict[str, str]) -> dict[str, Any]:
