@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,3 +141,22 @@ def serve_gateway() -> Iterator[Callable[[GatewayConfig], str]]:
     yield start
     for server in servers:
         server.__exit__()
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_bytes(provider: str, name: str) -> bytes:
+    """A recorded-shape fixture: tests/fixtures/<provider>/<name>."""
+    return (FIXTURES / provider / name).read_bytes()
+
+
+def fixture_answer(provider: str, name: str, status: int = 200,
+                   headers: dict[str, str] | None = None) -> Handler:
+    """A fake-upstream handler answering with a fixture file (SSE for ``.sse`` files, else JSON)."""
+    media = "text/event-stream" if name.endswith(".sse") else "application/json"
+
+    def handler(request: Request, body: bytes) -> Response:
+        return Response(fixture_bytes(provider, name), status_code=status, media_type=media, headers=headers)
+
+    return handler

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -17,7 +16,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conftest import DEV_KEY, FakeUpstream, make_config
+from conftest import DEV_KEY, FakeUpstream, Handler, fixture_answer, fixture_bytes, make_config
 from lambdagate.config.schema import ProviderConfig
 from lambdagate.errors import InvalidRequest
 from lambdagate.providers.base import CallContext, Target
@@ -26,7 +25,6 @@ from lambdagate.providers.gemini.request import SKIP_SIGNATURE, build_body, clea
 from lambdagate.types import ChatCompletionRequest
 from openai_schema import assert_valid
 
-FIXTURES = Path(__file__).parent / "fixtures" / "gemini"
 UPSTREAM_KEY = "AIzaSyTEST-gemini-upstream-key-0123"
 FLASH = "/v1beta/models/gemini-2.5-flash:generateContent"
 FLASH_STREAM = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
@@ -50,16 +48,11 @@ TIME_TOOL = {"type": "function", "function": {"name": "get_time", "parameters": 
 
 
 def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return fixture_bytes("gemini", name)
 
 
-def answer(name: str, status: int = 200, headers: dict[str, str] | None = None) -> Callable[[Request, bytes], Response]:
-    media = "text/event-stream" if name.endswith(".sse") else "application/json"
-
-    def handler(request: Request, body: bytes) -> Response:
-        return Response(fixture(name), status_code=status, media_type=media, headers=headers)
-
-    return handler
+def answer(name: str, status: int = 200, headers: dict[str, str] | None = None) -> Handler:
+    return fixture_answer("gemini", name, status, headers)
 
 
 @pytest.fixture

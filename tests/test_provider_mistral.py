@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -17,13 +16,12 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conftest import DEV_KEY, FakeUpstream, make_config
+from conftest import DEV_KEY, FakeUpstream, Handler, fixture_answer, fixture_bytes, make_config
 from lambdagate.providers.base import CallContext
 from lambdagate.providers.mistral.request import build_body, tool_call_id
 from lambdagate.types import ChatCompletionRequest
 from openai_schema import assert_valid
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mistral"
 UPSTREAM_KEY = "mistral-upstream-secret-0123456789"
 CHAT = "/v1/chat/completions"
 
@@ -33,16 +31,11 @@ WEATHER_TOOL = {"type": "function", "function": {
 
 
 def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+    return fixture_bytes("mistral", name)
 
 
-def answer(name: str, status: int = 200, headers: dict[str, str] | None = None) -> Callable[[Request, bytes], Response]:
-    media = "text/event-stream" if name.endswith(".sse") else "application/json"
-
-    def handler(request: Request, body: bytes) -> Response:
-        return Response(fixture(name), status_code=status, media_type=media, headers=headers)
-
-    return handler
+def answer(name: str, status: int = 200, headers: dict[str, str] | None = None) -> Handler:
+    return fixture_answer("mistral", name, status, headers)
 
 
 @pytest.fixture
