@@ -48,7 +48,16 @@ def _serve(args: argparse.Namespace) -> int:
     if not source:
         print(f"error: pass --config or set {CONFIG_ENV}", file=sys.stderr)
         return 2
+    # One JSON line per request (names, statuses, timings, tokens; never keys or prompts) on stderr.
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    gateway_logger = logging.getLogger("lambdagate")
+    gateway_logger.addHandler(handler)
+    gateway_logger.setLevel(args.log_level.upper())
     app = create_app(load_store(source))
+    print(f"lambdagate on http://{args.host}:{args.port}/v1 (API docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
 
