@@ -427,3 +427,25 @@ def test_drop_params_header_and_refusal(serve_gateway: Callable[..., str]) -> No
     with pytest.raises(openai.BadRequestError) as caught:
         strict.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}], logprobs=True)
     assert _error_body(caught.value)["param"] == "logprobs"
+
+
+def test_no_secret_url_or_prompt_in_logs(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    prompt = "my-private-prompt-text"
+    client = gateway(num_retries=1, retry_backoff=0)
+    client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": prompt}])
+    list(client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": prompt}], stream=True))
+    fake_upstream.on("/v1/chat/completions",
+                     lambda request, raw: error(500, f"failed at {fake_upstream.url}/x using {UPSTREAM_KEY}"))
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": prompt}])
+    with pytest.raises(openai.AuthenticationError):
+        client.with_options(api_key="sk-guessed-key").models.list()
+    logged = caplog.text
+    assert '"status":200' in logged and '"status":502' in logged  # the request records were captured
+    port = fake_upstream.url.rsplit(":", 1)[1]
+    for leaked in (UPSTREAM_KEY, DEV_KEY, "sk-guessed-key", prompt, fake_upstream.url, f":{port}"):
+        assert leaked not in logged, leaked

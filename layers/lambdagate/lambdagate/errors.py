@@ -209,6 +209,19 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
     return _URL.sub("[url]", text)
 
 
+def describe_failure(exc: BaseException) -> str:
+    """An unexpected exception for the log: its type, scrubbed message and where it was raised.
+
+    A full traceback would repeat exception messages verbatim, and those of HTTP libraries quote
+    the URL they failed on; this keeps the frames (file, line, function) and scrubs the message.
+    """
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)[-8:]
+    where = " < ".join(f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno} {frame.name}" for frame in reversed(frames))
+    return f"{type(exc).__name__}: {scrub(str(exc))[:300]} at {where}"
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` (or ``retry-after-ms``-derived) header value, if numeric."""
     if not value:

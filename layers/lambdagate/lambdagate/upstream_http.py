@@ -23,9 +23,19 @@ TRANSPORT_ENV = "LAMBDAGATE_HTTP_TRANSPORT"
 """``aiohttp`` (default) or ``httpx``: which transport carries upstream requests."""
 
 
+def _quiet_http_loggers() -> None:
+    """httpx logs every request's URL at INFO and httpcore at DEBUG: upstream URLs stay out of logs."""
+    import logging
+
+    for name in ("httpx", "httpcore"):
+        library_logger = logging.getLogger(name)
+        library_logger.setLevel(max(library_logger.getEffectiveLevel(), logging.WARNING))
+
+
 def _new_client() -> httpx.AsyncClient:
     import httpx
 
+    _quiet_http_loggers()
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=60)
     # Timeouts are set per request from the routed deployment; None here means "unset".
     if os.environ.get(TRANSPORT_ENV, "aiohttp") == "httpx":

@@ -23,7 +23,7 @@ from lambdagate.api.requests import validation_error
 from lambdagate.api.responses import error_response
 from lambdagate.config import load_store
 from lambdagate.config.store import ConfigStore
-from lambdagate.errors import GatewayError, InvalidRequest
+from lambdagate.errors import GatewayError, InvalidRequest, describe_failure
 
 logger = logging.getLogger("lambdagate.api")
 
@@ -156,8 +156,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    # The traceback goes to the log (no secrets are in locals we format), never to the client.
-    logger.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    # Where it failed goes to the log (scrubbed of URLs and secrets), never to the client.
+    logger.error("unhandled error: %s", describe_failure(exc))
     return error_response(GatewayError("The gateway failed to process the request.", status=500))
 
 

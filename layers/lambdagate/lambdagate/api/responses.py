@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Mapping
 from pydantic_core import to_json
 from starlette.responses import Response, StreamingResponse
 
-from lambdagate.errors import GatewayError
+from lambdagate.errors import GatewayError, describe_failure
 from lambdagate.observability import RequestRecord, record_request, usage_of
 from lambdagate.providers.base import JSONBody, RawJSON
 
@@ -90,8 +90,8 @@ async def relay(
         record.status = exc.status
         yield sse_event(exc.body())
         yield DONE
-    except Exception:
-        logger.exception("stream failed")
+    except Exception as exc:
+        logger.error("stream failed: %s", describe_failure(exc))
         record.error_type = "server_error"
         record.status = 500
         yield sse_event({"error": {"message": "The stream failed inside the gateway.", "type": "server_error",
