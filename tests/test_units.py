@@ -251,3 +251,40 @@ def test_content_readers_keep_text_and_images_and_refuse_the_rest() -> None:
     with pytest.raises(InvalidRequest) as caught:
         text_and_image_parts([text[0], audio], "messages[0]", "x")
     assert caught.value.param == "messages[0].content[1]"
+
+
+def test_best_of_ranks_chat_candidates_by_mean_logprob() -> None:
+    """``best_of`` on a chat-only provider with log probabilities: candidates ranked, ``n`` kept."""
+    from lambdagate.config.schema import ProviderConfig
+    from lambdagate.providers import shapes
+    from lambdagate.providers.base import Provider, Target
+    from lambdagate.providers.text_completions import complete_via_chat
+
+    class Scored(Provider):
+        type_name = "scored"
+        chat_params = {"logprobs": Param(), "top_logprobs": Param(), "max_tokens": Param()}
+
+        def __init__(self) -> None:
+            self.calls: list[ChatCompletionRequest] = []
+
+        async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
+            self.calls.append(request)
+            score = -float(len(self.calls))  # the first call scores best
+            logprobs = {"content": [{"token": f"t{len(self.calls)}", "logprob": score, "top_logprobs": []}]}
+            choice = {**shapes.chat_choice(0, shapes.chat_message(f"answer {len(self.calls)}"), "stop"),
+                      "logprobs": logprobs}
+            return shapes.chat_completion(target.model, [choice], shapes.usage(2, 1))
+
+        def chat_stream(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> Any:
+            raise NotImplementedError
+
+    provider = Scored()
+    target = Target(alias="a", provider_name="p", provider_type="scored", config=ProviderConfig(), model="m",
+                    options={}, timeout=5)
+    request = CompletionRequest.model_validate({"model": "a", "prompt": "q", "best_of": 3, "n": 1, "logprobs": 0})
+    result = asyncio.run(complete_via_chat(provider, request, target, CallContext(request_id="r")))
+    assert isinstance(result, dict)
+    assert len(provider.calls) == 3 and all(call.logprobs for call in provider.calls)
+    assert [c["text"] for c in result["choices"]] == ["answer 1"]
+    assert result["choices"][0]["logprobs"]["tokens"] == ["t1"]
+    assert result["usage"]["completion_tokens"] == 3  # every candidate is billed
