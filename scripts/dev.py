@@ -43,7 +43,8 @@ def ensure_env() -> None:
         return
     print("installing locked dependencies into .venv ...", flush=True)
     if subprocess.run([str(BIN / "python"), "-m", "pip", "--version"], capture_output=True).returncode:
-        subprocess.run([str(BIN / "python"), "-m", "ensurepip", "-q"], check=True)  # a venv made without pip
+        # A venv made without pip (by uv, say) gets one.
+        subprocess.run([str(BIN / "python"), "-m", "ensurepip"], check=True, capture_output=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "-r", str(LOCK)], check=True)
     subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
