@@ -22,7 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "gateway.example.yaml"
 
-_TIMER = "import time; t0 = time.perf_counter()\n{code}\nprint((time.perf_counter() - t0) * 1000)"
+_TIMER = (
+    "import resource, time; t0 = time.perf_counter()\n{code}\n"
+    "print((time.perf_counter() - t0) * 1000, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+)
 
 TARGETS: dict[str, str] = {
     "fastapi (baseline)": "import fastapi\nfastapi.FastAPI()",
@@ -46,15 +49,19 @@ def _function_targets() -> dict[str, tuple[str, dict[str, str]]]:
     return targets
 
 
-def measure(code: str, runs: int, extra_env: dict[str, str] | None = None) -> list[float]:
+def measure(code: str, runs: int, extra_env: dict[str, str] | None = None) -> tuple[list[float], float]:
+    """Milliseconds of each run, and the peak resident memory (MB) of the last one."""
     env = {**os.environ, "LAMBDAGATE_CONFIG": os.environ.get("LAMBDAGATE_CONFIG", str(CONFIG)),
            "PYTHONDONTWRITEBYTECODE": "0", **(extra_env or {})}
     times = []
+    rss = 0.0
     for _ in range(runs + 1):
         out = subprocess.run([sys.executable, "-c", _TIMER.format(code=code)], env=env, capture_output=True,
                              text=True, check=True)
-        times.append(float(out.stdout.strip().splitlines()[-1]))
-    return times[1:]  # the first run may compile .pyc files
+        ms, rss_mb = out.stdout.strip().splitlines()[-1].split()
+        times.append(float(ms))
+        rss = float(rss_mb)
+    return times[1:], rss  # the first run may compile .pyc files
 
 
 def main() -> None:
@@ -62,11 +69,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     targets = {**{name: (code, {}) for name, code in TARGETS.items()}, **_function_targets()}
-    results = {name: statistics.median(measure(code, args.runs, env)) for name, (code, env) in targets.items()}
-    baseline = results["fastapi (baseline)"]
-    print(f"{'target':40} {'median ms':>10} {'vs fastapi':>11}")
-    for name, ms in results.items():
-        print(f"{name:40} {ms:10.1f} {ms - baseline:+10.1f}")
+    results = {}
+    for name, (code, env) in targets.items():
+        times, rss = measure(code, args.runs, env)
+        results[name] = (statistics.median(times), rss)
+    baseline = results["fastapi (baseline)"][0]
+    print(f"{'target':40} {'median ms':>10} {'vs fastapi':>11} {'peak RSS MB':>12}")
+    for name, (ms, rss) in results.items():
+        print(f"{name:40} {ms:10.1f} {ms - baseline:+10.1f} {rss:12.1f}")
 
 
 if __name__ == "__main__":

@@ -205,6 +205,10 @@ def main() -> None:
         print(f"through the Lambda handler (Mangum)      {via_lambda:7.3f} ms/request")
         print(f"gateway overhead on the Lambda path      {via_lambda - direct:7.3f} ms/request "
               f"({via_lambda / direct:.1f}x the direct call)")
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of this process after the Lambda-path requests {peak:6.1f} MB")
         for concurrency in (1, 16):
             per_request = uvicorn_path(url, args.requests, concurrency, env)
             print(f"uvicorn app CPU, concurrency {concurrency:2}          {per_request:7.3f} ms/request")
