@@ -83,6 +83,22 @@ def test_layer_holds_the_package_and_no_tooling(built: Path) -> None:
     assert size < 100 * 1024 * 1024  # far under Lambda's 250 MB unzipped limit
 
 
+def _python313() -> str | None:
+    """The interpreter the layer's Makefile precompiles with, found the same way it looks."""
+    import glob
+
+    pyenv_root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=False).stdout.strip() \
+        if shutil.which("pyenv") else ""
+    candidates = [shutil.which("python3.13") or "", *glob.glob(f"{pyenv_root}/versions/3.13*/bin/python3.13")]
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 13)"],
+                               capture_output=True, check=False)
+        if probe.returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.mark.skipif(_python313() is None, reason="no CPython 3.13 on this machine to precompile the layer with")
 def test_layer_is_precompiled_for_cpython_313(built: Path) -> None:
     """Lambda's /opt is read-only: without shipped bytecode every cold start compiles from source."""
     site = built / "LambdagateLayer" / "python"
