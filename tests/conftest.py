@@ -160,3 +160,21 @@ def fixture_answer(provider: str, name: str, status: int = 200,
         return Response(fixture_bytes(provider, name), status_code=status, media_type=media, headers=headers)
 
     return handler
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In-process AWS (moto) in us-east-1 with fake credentials, and no SSM value cached from before."""
+    from moto import mock_aws
+
+    from lambdagate.config import ssm
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv(ssm.TTL_ENV, raising=False)
+    ssm._default_cache.cache_clear()
+    with mock_aws():
+        yield
+    ssm._default_cache.cache_clear()

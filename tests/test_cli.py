@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 import yaml
-from moto import mock_aws
 
 from lambdagate.auth import authenticate, hash_key
 from lambdagate.cli import main as cli
@@ -39,14 +37,8 @@ CONFIG = {
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def aws(moto_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LG_CLI_OPENAI_KEY", SECRET)
-    with mock_aws():
-        yield
 
 
 def write(tmp_path: Path, config: dict, name: str = "gateway.yaml") -> str:

@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ import boto3
 import openai
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from moto import mock_aws
 
 from conftest import DEV_KEY, DEV_KEY_SHA, ServerThread
 from lambdagate.api import create_app
@@ -99,16 +97,8 @@ class SsmCalls:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv(ssm_module.TTL_ENV, raising=False)
-    ssm_module._default_cache.cache_clear()
-    with mock_aws():
-        yield
-    ssm_module._default_cache.cache_clear()
+def aws(moto_aws: None) -> None:
+    """Every test here runs against moto's in-process SSM (see conftest)."""
 
 
 @pytest.fixture

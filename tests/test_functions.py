@@ -114,14 +114,6 @@ def assert_body(result: dict[str, Any], schema: str) -> list[Any]:
     return chunks
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
 @pytest.fixture(autouse=True)
 def clean_telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in (powertools.SERVICE_ENV, powertools.NAMESPACE_ENV, "POWERTOOLS_LOG_LEVEL"):
@@ -141,22 +133,16 @@ def file_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ssm_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws_env: None) -> Iterator[str]:
+def ssm_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_aws: None) -> str:
     """The same configuration pushed into moto's SSM with the CLI; LAMBDAGATE_CONFIG=ssm:/prefix."""
-    ssm = pytest.importorskip("lambdagate.config.ssm")
-    from moto import mock_aws
-
     from lambdagate.cli import main as cli
 
     prefix = "/lambdagate-fn-test"
     path = tmp_path / "gateway.json"
     path.write_text(json.dumps(gateway_config()))
-    ssm._default_cache.cache_clear()
-    with mock_aws():
-        assert cli(["config", "push", str(path), "--prefix", prefix]) == 0
-        monkeypatch.setenv("LAMBDAGATE_CONFIG", f"ssm:{prefix}")
-        yield prefix
-    ssm._default_cache.cache_clear()
+    assert cli(["config", "push", str(path), "--prefix", prefix]) == 0
+    monkeypatch.setenv("LAMBDAGATE_CONFIG", f"ssm:{prefix}")
+    return prefix
 
 
 @pytest.fixture(params=["file", "ssm"])
