@@ -72,17 +72,10 @@ async def relay(
                     task.cancel()
             first, stream = task.result()
         if first is not None:
-            record.time_to_first_token_ms = (time.perf_counter() - started) * 1000
-            record.add_usage(usage_of(first))
+            _account(record, first, started)
             yield sse_event(first)
         async for chunk in stream:
-            if record.time_to_first_token_ms is None:
-                record.time_to_first_token_ms = (time.perf_counter() - started) * 1000
-            if isinstance(chunk, RawJSON):
-                if b'"usage":{' in chunk.data:
-                    record.add_usage(usage_of(chunk))
-            elif chunk.get("usage"):
-                record.add_usage(chunk["usage"])
+            _account(record, chunk, started)
             yield sse_event(chunk)
         yield DONE
     except GatewayError as exc:
@@ -102,6 +95,13 @@ async def relay(
             await stream.aclose()  # type: ignore[attr-defined]
         record.latency_ms = (time.perf_counter() - started) * 1000
         record_request(record)
+
+
+def _account(record: RequestRecord, chunk: JSONBody, started: float) -> None:
+    """Time to first token and usage, for the request's log line and metrics."""
+    if record.time_to_first_token_ms is None:
+        record.time_to_first_token_ms = (time.perf_counter() - started) * 1000
+    record.add_usage(usage_of(chunk))
 
 
 def stream_response(
