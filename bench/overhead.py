@@ -1,145 +1,137 @@
-"""Per-request CPU the gateway adds over calling the upstream directly, measured side by side.
+"""What the gateway adds to a request: CPU, latency, time to first chunk and memory, side by side.
 
-    .venv/bin/python bench/overhead.py [--requests 2000] [--transport aiohttp|httpx]
+    .venv/bin/python bench/overhead.py [--requests 2000] [--rounds 5] [--peers] [--only lambda,server,serve]
 
-An OpenAI-compatible upstream runs in a separate process (its CPU is not counted). In this
-process, two paths make the same non-streamed chat request, measured with ``time.process_time``:
+A fake OpenAI upstream (``bench/loopback.py``) and the load generator run on one core, the gateway
+under test on the other (both pinned when the machine has two). Every figure is a median from this
+one run; CPU is the operating system's count for the gateway's process tree, so the load
+generator's and the upstream's own work are not in it.
 
-- direct: the shared upstream client posts the request itself (what an application would pay);
-- lambda: the real per-endpoint Lambda shape, ``Mangum(create_app(...))`` invoked with an API
-  Gateway event per request, which authenticates, validates, routes and forwards upstream bytes.
+``lambda``: the buffered path, in a child process with the template's environment (Powertools logs
+and metrics on): the real handler of ``functions/chat`` invoked with an API Gateway event against
+the application calling the upstream itself with the shared client, CPU per request by
+``time.process_time`` over ``--rounds`` rounds.
 
-The difference is the gateway's overhead per request on the Lambda path. A second measurement
-runs the app under uvicorn (the streaming function's shape) in a child process and loads it
-from here at concurrency 1 and 16, counting the child's CPU per request (uvicorn's HTTP work
-included). Medians of several rounds from one run are printed.
+``server``: the streaming function's shape (``functions/stream/run.sh``: uvicorn, template
+environment) loaded over keep-alive connections: non-streamed requests at concurrency 1 and 32,
+22-event streams at concurrency 1 and 8 (added latency and time to the first ``data:`` bytes over
+the direct call), and 202-event streams for the CPU of one relayed chunk ((202 - 22) events apart).
+With ``--peers`` the same cells run against LiteLLM's proxy and Portkey's gateway when they are
+installed (skipped with a message when not):
+
+    python3 -m venv ~/.cache/lambdagate-bench/peers/litellm
+    ~/.cache/lambdagate-bench/peers/litellm/bin/pip install 'litellm[proxy]'
+    npm install --prefix ~/.cache/lambdagate-bench/peers/portkey @portkey-ai/gateway
+
+(``--litellm CMD`` and ``--portkey DIR`` name other installs). Each peer gets the same upstream on
+loopback and nothing else.
+
+``serve``: ``lambdagate serve`` from launch to its first 200 on a chat completion (median of
+``--launches``), then its peak resident memory after ``--soak`` requests.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import loopback  # bench/ is not a package: found through sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-KEY = "sk-bench"
-BODY = {"model": "gpt", "messages": [{"role": "system", "content": "You are terse."},
-                                     {"role": "user", "content": "Say hello in five words."}],
-        "temperature": 0.2, "max_tokens": 32}
-
-UPSTREAM_APP = '''
-import json, time
-from starlette.applications import Starlette
-from starlette.responses import Response
-from starlette.routing import Route
-PAYLOAD = json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello there, how are you", "refusal": None},
-                 "finish_reason": "stop", "logprobs": None}],
-    "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}}).encode()
-async def chat(request):
-    await request.body()
-    return Response(PAYLOAD, media_type="application/json")
-app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
-'''
+KEY = "sk-bench-overhead"
+UPSTREAM_KEY = "sk-upstream"
+PEERS = Path(os.environ.get("LAMBDAGATE_BENCH_PEERS", Path.home() / ".cache" / "lambdagate-bench" / "peers"))
+# The gateway under test gets one core; the upstream and the load generator the other.
+GATEWAY_CPUS, LOAD_CPUS = {1}, {0}
+TEMPLATE_ENV = {"POWERTOOLS_SERVICE_NAME": "lambdagate", "POWERTOOLS_METRICS_NAMESPACE": "lambdagate",
+                "POWERTOOLS_LOG_LEVEL": "INFO", "LAMBDAGATE_CORS": "platform"}
+MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(args: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    import httpx
-
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("server did not start")
+def body(model: str, stream: bool = False, events: int = 22) -> bytes:
+    payload: dict[str, Any] = {"model": model, "messages": MESSAGES, "temperature": 0.2, "max_tokens": events}
+    if stream:
+        payload["stream"] = True
+    return json.dumps(payload).encode()
 
 
-def _config(upstream: str, path: Path) -> Path:
-    import hashlib
-
+def write_config(upstream_port: int, directory: Path) -> Path:
+    path = directory / "gateway.json"
     path.write_text(json.dumps({
         "settings": {"num_retries": 0},
-        "providers": {"up": {"type": "openai", "api_base": upstream + "/v1", "api_key": "sk-upstream"}},
+        "providers": {"up": {"type": "openai", "api_base": f"http://127.0.0.1:{upstream_port}/v1",
+                             "api_key": UPSTREAM_KEY}},
         "models": {"gpt": {"provider": "up", "model": "gpt-4o-mini"}},
         "keys": [{"name": "bench", "sha256": hashlib.sha256(KEY.encode()).hexdigest()}],
     }))
     return path
 
 
-def _event() -> dict[str, Any]:
-    return {
-        "resource": "/v1/chat/completions", "path": "/v1/chat/completions", "httpMethod": "POST",
-        "headers": {"authorization": f"Bearer {KEY}", "content-type": "application/json", "host": "x.example"},
-        "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": None, "stageVariables": None, "isBase64Encoded": False, "body": json.dumps(BODY),
-        "requestContext": {"resourcePath": "/v1/chat/completions", "httpMethod": "POST", "path": "/v1/chat/completions",
-                           "stage": "prod", "requestId": "r", "identity": {"sourceIp": "127.0.0.1"}},
-    }
+# --- the Lambda path -----------------------------------------------------------------------------
 
 
-class _Context:
-    aws_request_id = "bench"
-    function_name = "bench"
+def _api_event(payload: bytes) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / "chat-http.json").read_text())
+    event["headers"]["authorization"] = f"Bearer {KEY}"
+    event["headers"]["content-length"] = str(len(payload))
+    event["body"] = payload.decode()
+    return event
+
+
+class LambdaContext:
+    aws_request_id = "bench-request"
+    function_name = "lambdagate-chat"
+    function_version = "$LATEST"
     memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:lambdagate-chat"
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:
-        return 30000
+        return 29000
 
 
-def lambda_path(upstream: str, requests: int, rounds: int) -> tuple[float, float]:
-    """(direct, lambda) median CPU ms per request, both in this process on one event loop."""
-    from mangum import Mangum
+def lambda_child(upstream_port: int, requests: int, rounds: int, out: Path, code: Path = ROOT) -> None:
+    """In a child with the template's environment: direct vs the chat handler, CPU ms per request."""
+    sys.path.insert(0, str(code / "functions" / "chat"))
+    import app  # type: ignore[import-not-found]  # the function module, as Lambda imports it
 
-    from lambdagate.api import create_app
-    from lambdagate.config.file_store import FileConfigStore
     from lambdagate.upstream_http import get_client
 
-    handler = Mangum(create_app(FileConfigStore.from_path(_config(upstream, Path("/tmp/lambdagate-bench.json"))),
-                                endpoints=["chat"]), lifespan="off")
-    event, context = _event(), _Context()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    payload = json.dumps({**BODY, "model": "gpt-4o-mini"}).encode()
+    handler, context = app.handler, LambdaContext()
+    event = _api_event(body("gpt"))
+    url = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
+    payload = body("gpt-4o-mini")
+    headers = {"authorization": f"Bearer {UPSTREAM_KEY}", "content-type": "application/json"}
+    loop = asyncio.get_event_loop()  # Mangum's: the handler runs each invocation on it
 
     async def direct_once() -> None:
-        response = await get_client().post(upstream + "/v1/chat/completions", content=payload,
-                                           headers={"authorization": "Bearer sk-upstream",
-                                                    "content-type": "application/json"})
+        response = await get_client().post(url, content=payload, headers=headers)
         json.loads(response.content)
 
     def direct() -> None:
         loop.run_until_complete(direct_once())
 
     def via_lambda() -> None:
-        response = handler(event, context)  # type: ignore[arg-type]
+        response = handler(event, context)
         assert response["statusCode"] == 200, response
 
-    results = {"direct": [], "lambda": []}  # type: dict[str, list[float]]
-    for _ in range(20):
+    results: dict[str, list[float]] = {"direct": [], "lambda": []}
+    for _ in range(50):
         direct()
         via_lambda()
     for _ in range(rounds):
@@ -148,73 +140,329 @@ def lambda_path(upstream: str, requests: int, rounds: int) -> tuple[float, float
             for _ in range(requests):
                 call()
             results[name].append((time.process_time() - started) * 1000 / requests)
-    return statistics.median(results["direct"]), statistics.median(results["lambda"])
+    import resource
+
+    out.write_text(json.dumps({**{k: statistics.median(v) for k, v in results.items()},
+                               "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def _cpu_ms(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+def lambda_path(upstream_port: int, config: Path, requests: int, rounds: int, workdir: Path,
+                code: Path = ROOT) -> dict[str, float]:
+    out = workdir / "lambda.json"
+    extra = {**TEMPLATE_ENV, "LAMBDAGATE_CONFIG": str(config)}
+    if code != ROOT:
+        extra["PYTHONPATH"] = str(code / "layers" / "lambdagate")
+    env = loopback.child_env(extra)
+    available = os.sched_getaffinity(0)
+    cpus = GATEWAY_CPUS & available
+
+    def pin_child() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    subprocess.run([sys.executable, __file__, "lambda-child", "--upstream-port", str(upstream_port),
+                    "--requests", str(requests), "--rounds", str(rounds), "--out", str(out), "--code", str(code)],
+                   env=env, check=True, stdout=subprocess.DEVNULL, preexec_fn=pin_child)
+    result: dict[str, float] = json.loads(out.read_text())
+    return result
 
 
-def uvicorn_path(upstream: str, requests: int, concurrency: int, env: dict[str, str]) -> float:
-    """CPU ms per request of the gateway under uvicorn, loaded at ``concurrency``."""
-    import httpx
+# --- servers --------------------------------------------------------------------------------------
 
-    port = _free_port()
-    config = _config(upstream, Path("/tmp/lambdagate-bench-uvicorn.json"))
-    server = _start([sys.executable, "-m", "lambdagate.cli", "serve", "--config", str(config), "--port", str(port),
-                     "--log-level", "warning"], port, env)
+
+@dataclass
+class Target:
+    name: str
+    port: int
+    model: str
+    headers: list[tuple[str, str]]
+    launch: Callable[[], subprocess.Popen[bytes]] | None  # None: the upstream itself (direct)
+    process: subprocess.Popen[bytes] | None = None
+    figures: dict[str, float] = field(default_factory=dict)
+    requests: int = 0
+    failed: str = ""
+
+
+def lambdagate_target(port: int, config: Path, log: Path, code: Path = ROOT, name: str = "lambdagate",
+                      env: dict[str, str] | None = None) -> Target:
+    """The streaming function as deployed: ``functions/stream/run.sh`` (uvicorn) of the checkout ``code``."""
+    full = {**TEMPLATE_ENV, "LAMBDAGATE_CONFIG": str(config), "PORT": str(port),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", **(env or {})}
+    if code != ROOT:
+        full["PYTHONPATH"] = str(code / "layers" / "lambdagate")
+    run = code / "functions" / "stream" / "run.sh"
+    return Target(name, port, "gpt", [("authorization", f"Bearer {KEY}")],
+                  lambda: loopback.start(["sh", str(run)], env=full, cpus=GATEWAY_CPUS, log=log))
+
+
+def litellm_target(port: int, upstream_port: int, workdir: Path, command: str | None) -> Target | str:
+    executable = command or shutil.which("litellm") or str(PEERS / "litellm" / "bin" / "litellm")
+    if not Path(executable).exists():
+        return ("LiteLLM skipped: not installed (python3 -m venv ~/.cache/lambdagate-bench/peers/litellm && "
+                "~/.cache/lambdagate-bench/peers/litellm/bin/pip install 'litellm[proxy]')")
+    config = workdir / "litellm.yaml"
+    config.write_text(json.dumps({
+        "model_list": [{"model_name": "gpt", "litellm_params": {
+            "model": "openai/gpt-4o-mini", "api_base": f"http://127.0.0.1:{upstream_port}/v1",
+            "api_key": UPSTREAM_KEY}}],
+        "general_settings": {"master_key": KEY},
+        "litellm_settings": {"telemetry": False},
+    }))
+    env = {"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False", "DISABLE_SCHEMA_UPDATE": "true",
+           "LITELLM_MODE": "PRODUCTION"}
+    return Target("LiteLLM", port, "gpt", [("authorization", f"Bearer {KEY}")],
+                  lambda: loopback.start([executable, "--config", str(config), "--host", "127.0.0.1",
+                                          "--port", str(port), "--num_workers", "1"],
+                                         env=env, cpus=GATEWAY_CPUS, log=workdir / "litellm.log"))
+
+
+def portkey_target(port: int, upstream_port: int, workdir: Path, directory: str | None) -> Target | str:
+    root = Path(directory) if directory else PEERS / "portkey"
+    script = root / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    node = shutil.which("node")
+    if not script.exists() or node is None:
+        return ("Portkey skipped: not installed (npm install --prefix ~/.cache/lambdagate-bench/peers/portkey "
+                "@portkey-ai/gateway)")
+    headers = [("authorization", f"Bearer {UPSTREAM_KEY}"), ("x-portkey-provider", "openai"),
+               ("x-portkey-custom-host", f"http://127.0.0.1:{upstream_port}/v1")]
+    return Target("Portkey", port, "gpt-4o-mini", headers,
+                  lambda: loopback.start([node, str(script), f"--port={port}"], cpus=GATEWAY_CPUS,
+                                         log=workdir / "portkey.log"))
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def cell(target: Target, name: str, total: int, concurrency: int, stream: bool, events: int = 22
+         ) -> tuple[float | None, float, float | None]:
+    """(CPU ms per request, p50 latency ms, p50 time to first chunk ms) of one cell."""
+    payload = body(target.model, stream, events)
+    path = "/v1/chat/completions"
+    warm = max(concurrency * 4, 40)
+    check = b"[DONE]" if stream else b"chat.completion"
+    _run(loopback.load(target.port, "POST", path, payload, target.headers, warm, concurrency, check))
+    pid = target.process.pid if target.process is not None else None
+    before = loopback.cpu_seconds(pid) if pid else 0.0
+    results = _run(loopback.load(target.port, "POST", path, payload, target.headers, total, concurrency, check))
+    cpu = (loopback.cpu_seconds(pid) - before) * 1000 / len(results) if pid else None
+    target.requests += warm + len(results)
+    latency = statistics.median(r.latency for r in results) * 1000
+    firsts = [r.first_chunk for r in results if r.first_chunk is not None]
+    first = statistics.median(firsts) * 1000 if firsts else None
+    if cpu is not None:
+        target.figures[f"{name} cpu"] = cpu
+    target.figures[f"{name} p50"] = latency
+    if first is not None:
+        target.figures[f"{name} ttfc"] = first
+    return cpu, latency, first
+
+
+CELLS = (("json c1", 1, False, 22), ("json c32", 32, False, 22), ("sse c1", 1, True, 22), ("sse c8", 8, True, 22),
+         ("sse202 c1", 1, True, 202))
+
+
+def run_targets(targets: list[Target], requests: int, soak: int) -> None:
+    """Launch every target, then run each cell on each target in turn (so drift moves them alike)."""
     try:
-        async def load(count: int) -> None:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                         limits=httpx.Limits(max_connections=concurrency)) as client:
-                async def worker(n: int) -> None:
-                    for _ in range(n):
-                        r = await client.post("/v1/chat/completions", json=BODY,
-                                              headers={"authorization": f"Bearer {KEY}"})
-                        assert r.status_code == 200, r.text
-                await asyncio.gather(*(worker(count // concurrency) for _ in range(concurrency)))
-
-        asyncio.run(load(concurrency * 10))
-        before = _cpu_ms(server.pid)
-        asyncio.run(load(requests))
-        return (_cpu_ms(server.pid) - before) / (requests // concurrency * concurrency)
+        for target in targets:
+            if target.launch is not None:
+                print(f"starting {target.name}...", file=sys.stderr, flush=True)
+                target.process = target.launch()
+                target.figures["launch"] = _run(wait_for_chat(target, timeout=180))
+        streams = max(requests // 2, 200)
+        for name, concurrency, stream, events in CELLS:
+            total = requests if not stream else streams if events == 22 else max(streams // 4, 100)
+            for target in targets:
+                if target.failed:
+                    continue
+                print(f"{name}: {target.name}", file=sys.stderr, flush=True)
+                try:
+                    cell(target, name, total, concurrency, stream, events)
+                except RuntimeError as exc:  # a peer that cannot serve a cell keeps the figures it has
+                    target.failed = f"{target.name} failed on {name}, its later cells skipped: {exc}"
+                    print(target.failed, flush=True)
+        for target in targets:
+            if target.process is None:
+                continue
+            if target.requests < soak:
+                _run(loopback.load(target.port, "POST", "/v1/chat/completions", body(target.model),
+                                   target.headers, soak - target.requests, 32, b"chat.completion"))
+                target.requests = soak
+            target.figures["peak rss"] = loopback.peak_rss_mb(target.process.pid)
+            target.figures["requests"] = target.requests
     finally:
-        server.terminate()
-        server.wait()
+        for target in targets:
+            if target.process is not None:
+                loopback.stop(target.process)
+
+
+async def wait_for_chat(target: Target, timeout: float = 60, interval: float = 0.005) -> float:
+    """Seconds from now until a chat completion through ``target`` answers 200."""
+    started = time.perf_counter()
+    payload = body(target.model)
+    while time.perf_counter() - started < timeout:
+        if target.process is not None and target.process.poll() is not None:
+            raise RuntimeError(f"{target.name} exited with {target.process.returncode} before answering")
+        try:
+            connection = await loopback.Connection.open(target.port)
+        except OSError:
+            await asyncio.sleep(interval)
+            continue
+        try:
+            result = await connection.request("POST", "/v1/chat/completions", payload, target.headers)
+            if result.status == 200:
+                return time.perf_counter() - started
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            await connection.close()
+        await asyncio.sleep(interval)
+    raise RuntimeError(f"{target.name} did not answer within {timeout} s")
+
+
+# --- lambdagate serve -----------------------------------------------------------------------------
+
+
+def serve_launch(config: Path, launches: int, soak: int, workdir: Path) -> dict[str, float]:
+    """``lambdagate serve``: launch -> first 200 (median), then peak RSS after ``soak`` requests."""
+    executable = Path(sys.executable).parent / "lambdagate"
+    times = []
+    rss = 0.0
+    for attempt in range(launches + 1):
+        port = loopback.free_port()
+        target = Target("serve", port, "gpt", [("authorization", f"Bearer {KEY}")], None)
+        target.process = loopback.start([str(executable), "serve", "--config", str(config), "--port", str(port)],
+                                        cpus=GATEWAY_CPUS, log=workdir / "serve.log")
+        try:
+            seconds = _run(wait_for_chat(target, timeout=60))
+            if attempt:  # the first launch may write bytecode caches
+                times.append(seconds)
+            if attempt == launches and soak:
+                for concurrency, stream in ((32, False), (8, True)):
+                    _run(loopback.load(port, "POST", "/v1/chat/completions", body("gpt", stream), target.headers,
+                                       soak // 2, concurrency, b"[DONE]" if stream else b"chat.completion"))
+                rss = loopback.peak_rss_mb(target.process.pid)
+        finally:
+            loopback.stop(target.process)
+    return {"launch": statistics.median(times), "peak rss": rss}
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def _ms(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def report(targets: list[Target], direct: Target) -> None:
+    names = [t.name for t in targets]
+    width = max(14, *(len(n) + 2 for n in names))
+    rows: list[tuple[str, list[str]]] = []
+
+    def added(key: str, target: Target) -> str:
+        if key not in target.figures or key not in direct.figures:
+            return "-"
+        return f"+{target.figures[key] - direct.figures[key]:.2f}"
+
+    def get(key: str, target: Target, digits: int = 3) -> str:
+        return _ms(target.figures.get(key), digits)
+
+    rows.append(("CPU ms / non-streamed request, c=1", [get("json c1 cpu", t) for t in targets]))
+    rows.append(("CPU ms / non-streamed request, c=32", [get("json c32 cpu", t) for t in targets]))
+    rows.append(("added p50 latency ms, non-streamed, c=1", [added("json c1 p50", t) for t in targets]))
+    rows.append(("added time to first chunk p50 ms, c=1", [added("sse c1 ttfc", t) for t in targets]))
+    rows.append(("added time to first chunk p50 ms, c=8", [added("sse c8 ttfc", t) for t in targets]))
+    rows.append(("CPU ms / 22-event stream, c=1", [get("sse c1 cpu", t) for t in targets]))
+    rows.append(("CPU ms / 22-event stream, c=8", [get("sse c8 cpu", t) for t in targets]))
+    per_chunk = []
+    for t in targets:
+        a, b = t.figures.get("sse c1 cpu"), t.figures.get("sse202 c1 cpu")
+        per_chunk.append("-" if a is None or b is None else f"{(b - a) / 180 * 1000:.1f}")
+    rows.append(("CPU us / relayed chunk (202 vs 22 events)", per_chunk))
+    rows.append(("peak RSS MB after all requests", [_ms(t.figures.get("peak rss"), 1) for t in targets]))
+    rows.append(("requests served", [_ms(t.figures.get("requests"), 0) for t in targets]))
+    rows.append(("launch -> first 200, s", [_ms(t.figures.get("launch"), 2) for t in targets]))
+    label = max(len(r[0]) for r in rows) + 2
+    print(f"{'':{label}}" + "".join(f"{n:>{width}}" for n in names))
+    for title, values in rows:
+        print(f"{title:{label}}" + "".join(f"{v:>{width}}" for v in values))
+    print(f"direct call p50 ms: non-streamed {_ms(direct.figures.get('json c1 p50'))}, first chunk c=1 "
+          f"{_ms(direct.figures.get('sse c1 ttfc'))}, c=8 {_ms(direct.figures.get('sse c8 ttfc'))}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--transport", choices=["aiohttp", "httpx"], default="aiohttp")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per non-streamed cell")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the Lambda path")
+    parser.add_argument("--only", default="lambda,server,serve", help="comma-separated: lambda, server, serve")
+    parser.add_argument("--peers", action="store_true", help="also LiteLLM and Portkey, when installed")
+    parser.add_argument("--litellm", help="the litellm command (default: on PATH, or the peers folder)")
+    parser.add_argument("--portkey", help="folder where @portkey-ai/gateway is npm-installed")
+    parser.add_argument("--launches", type=int, default=7, help="launches of lambdagate serve")
+    parser.add_argument("--soak", type=int, default=10000, help="requests before peak RSS is read")
+    parser.add_argument("--baseline", type=Path, help="another checkout, its streaming function loaded in turn")
+    parser.add_argument("--baseline-h11", action="store_true", help="run the baseline on asyncio + h11")
+    if sys.argv[1:2] == ["lambda-child"]:
+        child = argparse.ArgumentParser()
+        child.add_argument("--upstream-port", type=int)
+        child.add_argument("--requests", type=int)
+        child.add_argument("--rounds", type=int)
+        child.add_argument("--out", type=Path)
+        child.add_argument("--code", type=Path, default=ROOT)
+        c = child.parse_args(sys.argv[2:])
+        lambda_child(c.upstream_port, c.requests, c.rounds, c.out, c.code)
+        return
     args = parser.parse_args()
-    env = {"LAMBDAGATE_HTTP_TRANSPORT": args.transport}
-    os.environ.update(env)
-    port = _free_port()
-    upstream_file = Path("/tmp/lambdagate_bench_upstream.py")
-    upstream_file.write_text(UPSTREAM_APP)
-    upstream = _start([sys.executable, "-m", "uvicorn", "--app-dir", "/tmp", "lambdagate_bench_upstream:app",
-                       "--port", str(port), "--log-level", "warning", "--no-access-log"], port)
-    url = f"http://127.0.0.1:{port}"
+    only = set(args.only.split(","))
+    loopback.pin(LOAD_CPUS)
+    workdir = Path(tempfile.mkdtemp(prefix="lambdagate-bench-"))
+    upstream_port = loopback.free_port()
+    upstream = loopback.start_upstream(upstream_port, cpus=LOAD_CPUS)
+    config = write_config(upstream_port, workdir)
+    print(f"python {sys.version.split()[0]}; gateway pinned to cpu {sorted(GATEWAY_CPUS)}, load and upstream to "
+          f"{sorted(LOAD_CPUS)}; {args.requests} requests per non-streamed cell; medians", flush=True)
     try:
-        direct, via_lambda = lambda_path(url, args.requests, args.rounds)
-        print(f"transport: {args.transport}; {args.requests} requests x {args.rounds} rounds; medians")
-        print(f"direct upstream call (client CPU)        {direct:7.3f} ms/request")
-        print(f"through the Lambda handler (Mangum)      {via_lambda:7.3f} ms/request")
-        print(f"gateway overhead on the Lambda path      {via_lambda - direct:7.3f} ms/request "
-              f"({via_lambda / direct:.1f}x the direct call)")
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS of this process after the Lambda-path requests {peak:6.1f} MB")
-        for concurrency in (1, 16):
-            per_request = uvicorn_path(url, args.requests, concurrency, env)
-            print(f"uvicorn app CPU, concurrency {concurrency:2}          {per_request:7.3f} ms/request")
+        if "lambda" in only:
+            codes = [("now", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in codes}
+            for _ in range(2):  # A B A B: drift moves both alike
+                for name, code in codes:
+                    runs[name].append(lambda_path(upstream_port, config, args.requests, args.rounds, workdir, code))
+            print("\nLambda path (functions/chat handler, template environment), CPU ms per request:")
+            for name, _ in codes:
+                figures = {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]}
+                print(f"  [{name}] direct upstream call (the shared client)   {figures['direct']:7.3f}")
+                print(f"  [{name}] through the chat Lambda handler            {figures['lambda']:7.3f}")
+                print(f"  [{name}] gateway overhead on the Lambda path        "
+                      f"{figures['lambda'] - figures['direct']:7.3f}  ({figures['lambda'] / figures['direct']:.2f}x "
+                      "the direct call)")
+                print(f"  [{name}] peak RSS of that process                   {figures['rss']:7.1f} MB", flush=True)
+        if "server" in only:
+            direct = Target("direct", upstream_port, "gpt-4o-mini", [("authorization", f"Bearer {UPSTREAM_KEY}")],
+                            None)
+            targets = [direct, lambdagate_target(loopback.free_port(), config, workdir / "lambdagate.log")]
+            if args.baseline:
+                # A checkout from before uvloop/httptools were dependencies ran uvicorn on asyncio and h11.
+                old = {"UVICORN_LOOP": "asyncio", "UVICORN_HTTP": "h11"} if args.baseline_h11 else {}
+                targets.append(lambdagate_target(loopback.free_port(), config, workdir / "baseline.log",
+                                                 args.baseline.resolve(), "baseline", old))
+            if args.peers:
+                for peer in (portkey_target(loopback.free_port(), upstream_port, workdir, args.portkey),
+                             litellm_target(loopback.free_port(), upstream_port, workdir, args.litellm)):
+                    if isinstance(peer, str):
+                        print(peer)
+                    else:
+                        targets.append(peer)
+            run_targets(targets, args.requests, args.soak)
+            print("\nUnder load (the streaming function's shape: uvicorn, template environment):")
+            report(targets, direct)
+        if "serve" in only:
+            figures = serve_launch(config, args.launches, args.soak, workdir)
+            print(f"\nlambdagate serve: launch -> first 200 {figures['launch']:.3f} s (median of {args.launches}); "
+                  f"peak RSS after {args.soak} requests {figures['peak rss']:.1f} MB")
     finally:
-        upstream.terminate()
-        upstream.wait()
+        loopback.stop(upstream)
 
 
 if __name__ == "__main__":

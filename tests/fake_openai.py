@@ -4,19 +4,87 @@ Chat: the reply is ``echo: <last user text>``; with tools and ``tool_choice`` ``
 the first tool with ``{"q": <last user text>}``; a tool result is answered ``tool said: <content>``.
 Text completions: the reply is `` completed: <prompt>`` per prompt. ``n`` and ``stop`` are honoured,
 usage counts words. Streams send one chunk per word, ``stream_options.include_usage`` adds the
-usage chunk, and ``delay`` (seconds) waits before each chunk so tests can observe timing.
+usage chunk, and ``pace`` (a :class:`Pacer`) holds each content chunk until the test lets it go, so
+tests observe the order of events instead of timing them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
+
+
+class Gate:
+    """An event any thread can open and any event loop can await (a fake handler on the server's loop).
+
+    A handler that waits on a gate nobody opens is cancelled when its test ends (see conftest).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def open(self) -> None:
+        with self._lock:
+            self._open = True
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, future)
+
+    def is_open(self) -> bool:
+        return self._open
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Until the gate opens (True) or ``timeout`` passes (False)."""
+        with self._lock:
+            if self._open:
+                return True
+            future = asyncio.get_running_loop().create_future()
+            self._waiters.append((asyncio.get_running_loop(), future))
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Pacer:
+    """Holds a fake stream before each content chunk until the test lets that chunk go.
+
+    The stream waits for :meth:`allow` of chunk ``k`` (from 0) before sending it and counts what it
+    sent in :attr:`sent`. A chunk not allowed within ``timeout`` goes anyway, so a test whose order
+    is broken fails on its assertions instead of hanging.
+    """
+
+    def __init__(self, timeout: float = 10.0) -> None:
+        self.timeout = timeout
+        self.sent = 0
+        self._lock = threading.Lock()
+        self._gates: dict[int, Gate] = {}
+
+    def _gate(self, index: int) -> Gate:
+        with self._lock:
+            return self._gates.setdefault(index, Gate())
+
+    def allow(self, index: int) -> None:
+        self._gate(index).open()
+
+    async def before(self, index: int) -> None:
+        await self._gate(index).wait(self.timeout)
 
 
 def _last_user(messages: list[dict[str, Any]]) -> str:
@@ -56,7 +124,7 @@ def _usage(prompt: str, completion: str, n: int) -> dict[str, int]:
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
-def chat(request: Request, raw: bytes, *, delay: float = 0.0, fail_after: int | None = None) -> Response:
+def chat(request: Request, raw: bytes, *, pace: Pacer | None = None, fail_after: int | None = None) -> Response:
     body = json.loads(raw)
     message, finish = chat_answer(body)
     n = body.get("n") or 1
@@ -88,12 +156,14 @@ def chat(request: Request, raw: bytes, *, delay: float = 0.0, fail_after: int | 
                               "arguments": call["function"]["arguments"]}}]}, "finish_reason": None}])
         words = (message.get("content") or "").split(" ") if message.get("content") else []
         for position, word in enumerate(words):
-            if delay:
-                await asyncio.sleep(delay)
+            if pace is not None:
+                await pace.before(position)
             if fail_after is not None and position >= fail_after:
                 yield b'data: {"error": {"message": "upstream overloaded mid-stream", "type": "server_error"}}\n\n'
                 return
             piece = word if position == len(words) - 1 else word + " "
+            if pace is not None:
+                pace.sent += 1
             for i in range(n):
                 yield chunk([{"index": i, "delta": {"content": piece}, "finish_reason": None}])
         for i in range(n):
@@ -115,7 +185,7 @@ def completions(request: Request, raw: bytes) -> Response:
         if body.get("echo"):
             text = prompt + text
         choices += [{"index": i * n + j, "text": text, "finish_reason": finish, "logprobs": None} for j in range(n)]
-    usage = _usage(" ".join(prompts), " ".join(c["text"] for c in choices), 1)
+    usage = _usage(" ".join(prompts), " ".join(str(c["text"]) for c in choices), 1)
     if not body.get("stream"):
         return JSONResponse({"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()),
                              "model": body["model"], "choices": choices, "usage": usage})

@@ -1,7 +1,7 @@
-"""Validate what the gateway returns against the official OpenAI schemas (shared/openai-spec).
+"""Validate what the gateway returns against the official OpenAI schemas.
 
-The schema file sits beside DESIGN.md in ``shared/``, outside this repository: CI clones the
-repository with ``shared/`` beside it. ``LAMBDAGATE_OPENAI_SPEC`` may point elsewhere.
+The schemas are vendored in ``tests/openai-spec/schemas.json`` (see the README there), so a clone
+of the repository alone can run its tests; ``LAMBDAGATE_OPENAI_SPEC`` may point at another copy.
 """
 
 from __future__ import annotations
@@ -16,19 +16,24 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-_CANDIDATES = [
-    os.environ.get("LAMBDAGATE_OPENAI_SPEC", ""),
-    str(Path(__file__).resolve().parents[2] / "shared" / "openai-spec" / "schemas.json"),
-    str(Path(__file__).resolve().parents[1] / "shared" / "openai-spec" / "schemas.json"),
-]
+SPEC_ENV = "LAMBDAGATE_OPENAI_SPEC"
+VENDORED = Path(__file__).resolve().parent / "openai-spec" / "schemas.json"
+
+
+def spec_path() -> Path:
+    """The schema file in use: ``$LAMBDAGATE_OPENAI_SPEC`` when set, else the vendored copy."""
+    override = os.environ.get(SPEC_ENV, "").strip()
+    path = Path(override) if override else VENDORED
+    if not path.is_file():
+        # An override that points nowhere is a mistake to report, not a reason to use another file.
+        raise FileNotFoundError(f"OpenAI schema file {path} not found ({SPEC_ENV}={override!r})" if override
+                                else f"vendored OpenAI schema file {path} is missing")
+    return path
 
 
 @cache
 def _document() -> dict[str, Any]:
-    for candidate in _CANDIDATES:
-        if candidate and Path(candidate).is_file():
-            return json.loads(Path(candidate).read_text())  # type: ignore[no-any-return]
-    raise FileNotFoundError("shared/openai-spec/schemas.json not found; set LAMBDAGATE_OPENAI_SPEC")
+    return json.loads(spec_path().read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 @cache

@@ -22,7 +22,7 @@ from lambdagate.config.ssm import SsmConfigStore
 
 PREFIX = "/lg-cli"
 SECRET = "sk-provider-secret-XYZ"
-KEY_RE = re.compile(r"sk-lg-[A-Za-z0-9_-]{43}")
+KEY_RE = re.compile(r"sk-lg-[A-Za-z0-9_-]{43,}")  # the legacy format or the checksummed one
 
 CONFIG = {
     "settings": {"num_retries": 3, "fallbacks": {"gpt-4o": ["llama3.2:1b"]}},

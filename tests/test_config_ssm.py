@@ -19,9 +19,9 @@ import openai
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from conftest import DEV_KEY, DEV_KEY_SHA, ServerThread
+from conftest import ServerThread
 from lambdagate.api import create_app
-from lambdagate.auth import authenticate, hash_key
+from lambdagate.auth import authenticate, generate_key, hash_key
 from lambdagate.cli import main as cli
 from lambdagate.config import load_store
 from lambdagate.config import ssm as ssm_module
@@ -41,7 +41,10 @@ from lambdagate.router import Router
 PREFIX = "/lg-test"
 OPENAI_SECRET = "sk-openai-secret-value-1"
 VLLM_SECRET = "vllm-secret-value-2"
-OTHER_KEY = "sk-other-key"
+# Keys in the issued format: a store other than a file may refuse hand-written keys before a look-up.
+DEV_KEY = generate_key()
+DEV_KEY_SHA = hash_key(DEV_KEY)
+OTHER_KEY = generate_key()
 
 CONFIG_YAML = f"""
 settings:
@@ -301,7 +304,7 @@ def test_last_good_values_serve_through_an_ssm_outage(pushed: FileConfigStore, f
         store.key(hash_key("sk-never-seen"))
     assert info.value.status == 503 and info.value.body()["error"]["code"] == "config_unavailable"
     with pytest.raises(ConfigUnavailable):
-        SsmConfigStore(PREFIX, client=store.cache.provider().client, clock=clock).aliases()
+        SsmConfigStore(PREFIX, client=store.cache.client(), clock=clock).aliases()
     calls.take()
     # SSM is back: the next read after the retry delay refreshes.
     calls.failure = None
@@ -363,7 +366,7 @@ def test_without_prefetch_a_cold_request_is_still_correct(pushed: FileConfigStor
 def test_ssm_secret_references_are_decrypted_and_cached(aws: None) -> None:
     boto3.client("ssm").put_parameter(Name="/team/secret", Value="s3cr3t", Type="SecureString")
     assert resolve_secret("ssm:/team/secret") == "s3cr3t"
-    calls = SsmCalls(ssm_module._default_cache().provider().client)
+    calls = SsmCalls(ssm_module._default_cache().client())
     assert resolve_secret("ssm:/team/secret") == "s3cr3t"
     assert calls.take() == []
     with pytest.raises(SecretUnavailable, match="/team/missing"):
@@ -376,14 +379,50 @@ def test_ssm_secret_references_are_decrypted_and_cached(aws: None) -> None:
 # --- cold start -------------------------------------------------------------------------------
 
 
-def test_importing_the_store_imports_neither_boto3_nor_powertools() -> None:
-    code = "import lambdagate.config.ssm, lambdagate.config.store, lambdagate.cli"
+def _imported_by(code: str) -> set[str]:
     result = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
                             timeout=60, check=True)
-    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    return {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+
+
+def test_importing_the_store_imports_neither_boto3_nor_powertools() -> None:
+    imported = _imported_by("import lambdagate.config.ssm, lambdagate.config.store, lambdagate.cli")
     assert "lambdagate.config.ssm" in imported
     heavy = {name for name in imported if name.split(".")[0] in {"boto3", "botocore", "aws_lambda_powertools"}}
     assert heavy == set()
+
+
+def test_reading_parameters_never_imports_powertools(pushed: FileConfigStore) -> None:
+    """Plain boto3 GetParameters: Powertools Parameters (and its private methods) are not used at all."""
+    store, calls, _ = new_store()
+    store.prefetch(DEV_KEY_SHA, "claude-sonnet-4.5")
+    assert store.aliases() and calls.take() == ["GetParameters", "GetParameters", "GetParametersByPath"]
+    assert not [name for name in sys.modules if name.startswith("aws_lambda_powertools.utilities.parameters")]
+
+
+def test_secrets_and_the_ssm_modules_do_not_import_each_other() -> None:
+    """``secrets`` reaches the SSM cache only when an ``ssm:`` reference is resolved, never at import."""
+    imported = _imported_by("import lambdagate.config.secrets")
+    assert not {"lambdagate.config.ssm", "lambdagate.config.ssm_cache"} & imported
+    for module in ("ssm_layout", "ssm_cache", "errors"):
+        source = (Path(__file__).resolve().parents[1] / "layers/lambdagate/lambdagate/config" / f"{module}.py")
+        text = source.read_text()
+        assert "lambdagate.config.secrets" not in text and "lambdagate.config.ssm " not in text, module
+
+
+def test_names_are_fetched_ten_to_a_call(aws: None) -> None:
+    """GetParameters takes at most 10 names: a larger batch is split, and misses are cached as misses."""
+    client = boto3.client("ssm")
+    for index in range(13):
+        client.put_parameter(Name=f"{PREFIX}/x/{index}", Value=str(index), Type="SecureString")
+    calls = SsmCalls(client)
+    cache = ssm_module.ParameterCache(ttl=60, client=client, clock=Clock())
+    names = [f"{PREFIX}/x/{index}" for index in range(15)]
+    entries = cache.get(names)
+    assert calls.take() == ["GetParameters", "GetParameters"]
+    assert [entries[name].raw for name in names] == [str(i) for i in range(13)] + [None, None]
+    cache.get(names)
+    assert calls.take() == []
 
 
 # --- the app over SSM -------------------------------------------------------------------------
@@ -423,17 +462,19 @@ def test_the_app_serves_the_openai_sdk_from_ssm_config(pushed: FileConfigStore) 
 
 
 def test_module_doc_examples_match_the_encoding() -> None:
-    doc = textwrap.dedent(ssm_module.__doc__ or "")
+    from lambdagate.config import ssm_layout
+
+    doc = textwrap.dedent(ssm_layout.__doc__ or "")
     for alias in ("claude-sonnet-4.5", "openai/gpt-4o", "llama3.2:1b"):
         assert encode_name(alias) in doc
 
 
 def test_reset_after_snapstart_restore_drops_cached_values_and_client(pushed: FileConfigStore) -> None:
-    store, calls, _ = new_store()
+    store = SsmConfigStore(PREFIX, region="us-east-1")  # its own client, as deployed
     assert store.key(DEV_KEY_SHA) is not None
-    first_provider = store.cache.provider()
-    calls.take()
+    first_client = store.cache.client()
     store.reset()
+    assert store.cache.client() is not first_client  # built anew: the snapshot's credentials may be stale
+    calls = SsmCalls(store.cache.client())
     assert store.key(DEV_KEY_SHA) is not None
     assert calls.take() == ["GetParameters"]  # read again, not served from the snapshot's cache
-    assert store.cache.provider() is not first_provider

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from conftest import DEV_KEY, FakeUpstream, make_config
-from fake_openai import chat, completions, error
+from fake_openai import Gate, Pacer, chat, completions, error
 from openai_schema import assert_valid
 
 UPSTREAM_KEY = "sk-upstream-secret-123456"
@@ -261,8 +260,10 @@ def test_upstream_errors_are_mapped(gateway: Callable[..., openai.OpenAI], fake_
 
 
 def test_upstream_timeout_and_unreachable(fake_upstream: FakeUpstream, serve_gateway: Callable[..., str]) -> None:
+    never = Gate()  # the upstream never answers: only the gateway's timeout can end the request
+
     async def slow(request: Request, raw: bytes) -> Response:
-        await asyncio.sleep(3)
+        await never.wait()
         return chat(request, raw)
 
     fake_upstream.on("/v1/chat/completions", slow)
@@ -272,11 +273,10 @@ def test_upstream_timeout_and_unreachable(fake_upstream: FakeUpstream, serve_gat
         {"slow": {"provider": "up", "model": "m", "timeout": 0.3}, "dead": {"provider": "dead", "model": "m"}},
         num_retries=0,
     )
-    client = openai.OpenAI(base_url=serve_gateway(config), api_key=DEV_KEY, max_retries=0)
-    started = time.monotonic()
-    with pytest.raises(openai.APIStatusError) as caught:
+    client = openai.OpenAI(base_url=serve_gateway(config), api_key=DEV_KEY, max_retries=0, timeout=20)
+    with pytest.raises(openai.APIStatusError) as caught:  # not the client's own timeout: the gateway's 504
         client.chat.completions.create(model="slow", messages=[{"role": "user", "content": "x"}])
-    assert caught.value.status_code == 504 and time.monotonic() - started < 2.5
+    assert caught.value.status_code == 504 and not never.is_open()
     assert _error_body(caught.value)["type"] == "timeout_error"
     # A request's own `timeout` lowers the configured one.
     with pytest.raises(openai.APIStatusError) as caught:
@@ -333,18 +333,20 @@ def test_weighted_deployments(fake_upstream: FakeUpstream, serve_gateway: Callab
 
 
 def test_stream_is_not_buffered(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
-    fake_upstream.on("/v1/chat/completions", lambda request, raw: chat(request, raw, delay=0.4))
+    pace = Pacer(timeout=3)  # a word not let go in 3 s goes anyway: a buffering gateway fails below, not hangs
+    pace.allow(0)
+    fake_upstream.on("/v1/chat/completions", lambda request, raw: chat(request, raw, pace=pace))
     client = gateway()
-    started = time.monotonic()
     stream = client.chat.completions.create(
         model="gpt", messages=[{"role": "user", "content": "a b c d e"}], stream=True)
-    arrivals = []
+    received = 0
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
-            arrivals.append(time.monotonic() - started)
-    # 6 words, 0.4 s apart: the first arrives long before the upstream finishes (~2.4 s).
-    assert len(arrivals) == 6
-    assert arrivals[0] < 1.0 and arrivals[-1] > 2.0 and arrivals[-1] - arrivals[0] > 1.5
+            received += 1
+            # Each word reaches the client while the upstream still holds the next one.
+            assert pace.sent == received
+            pace.allow(received)
+    assert received == 6
 
 
 def test_upstream_error_mid_stream(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
@@ -369,34 +371,41 @@ def test_stream_error_before_first_chunk_keeps_status(gateway: Callable[..., ope
 
 def test_keepalive_while_first_token_is_slow(gateway: Callable[..., openai.OpenAI],
                                              fake_upstream: FakeUpstream) -> None:
+    first_token = Gate()  # opened once the client has seen three keep-alives
+
     async def slow_start(request: Request, raw: bytes) -> Response:
-        await asyncio.sleep(1.0)
+        await first_token.wait(timeout=10)
         return chat(request, raw)
 
     fake_upstream.on("/v1/chat/completions", slow_start)
-    client = gateway(stream_keepalive=0.2)
-    with httpx.stream("POST", str(client.base_url) + "chat/completions",
+    client = gateway(stream_keepalive=0.05)
+    lines: list[str] = []
+    with httpx.stream("POST", str(client.base_url) + "chat/completions", timeout=20,
                       headers={"authorization": f"Bearer {DEV_KEY}"},
                       json={"model": "gpt", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
         assert r.status_code == 200
-        lines = [line for line in r.iter_lines() if line]
-    assert lines[0] == ": keep-alive" and lines.count(": keep-alive") >= 3
-    assert lines[-1] == "data: [DONE]"
+        for line in r.iter_lines():
+            if line:
+                lines.append(line)
+            if lines.count(": keep-alive") == 3:
+                first_token.open()
+    assert lines[:3] == [": keep-alive"] * 3  # all before the upstream's first byte
+    assert any(line.startswith("data: {") for line in lines) and lines[-1] == "data: [DONE]"
 
 
 def test_client_disconnect_cancels_upstream(gateway: Callable[..., openai.OpenAI],
                                             fake_upstream: FakeUpstream) -> None:
     finished = threading.Event()
     cancelled = threading.Event()
+    next_token = Gate()  # never opened: a slow model, the client leaves while the upstream waits
 
     def endless(request: Request, raw: bytes) -> Response:
         async def events() -> AsyncIterator[bytes]:
             try:
-                for i in range(100):
-                    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-                             "choices": [{"index": 0, "delta": {"content": f"{i} "}, "finish_reason": None}]}
-                    yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
-                    await asyncio.sleep(0.1)
+                chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                         "choices": [{"index": 0, "delta": {"content": "0 "}, "finish_reason": None}]}
+                yield b"data: " + json.dumps(chunk).encode() + b"\n\n"
+                await next_token.wait()
                 finished.set()
             except (asyncio.CancelledError, GeneratorExit):
                 cancelled.set()

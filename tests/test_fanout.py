@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conftest import DEV_KEY, FakeUpstream, make_config
+from lambdagate.providers.anthropic import PROVIDER
 from openai_schema import assert_valid
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
@@ -23,6 +24,7 @@ def _anthropic(request: Request, raw: bytes) -> Response:
 
 
 def test_chat_n_is_served_by_parallel_calls(fake_upstream: FakeUpstream, serve_gateway: Callable[..., str]) -> None:
+    assert not PROVIDER.capabilities.n  # declared: Anthropic has no native n
     fake_upstream.on("/v1/messages", _anthropic)
     config = make_config({"anthropic": {"api_base": fake_upstream.url, "api_key": "sk-ant"}},
                          {"claude": {"provider": "anthropic", "model": "claude-x"}})
@@ -52,3 +54,5 @@ def test_chat_n_is_served_by_parallel_calls(fake_upstream: FakeUpstream, serve_g
     assert texts[0] == texts[1] and texts[0]
     usage_chunks = [c for c in chunks if c.usage]
     assert len(usage_chunks) == 1 and usage_chunks[0] is chunks[-1] and chunks[-1].choices == []
+    streamed = [r.json() for r in fake_upstream.requests[4:]]
+    assert len(streamed) == 2 and all(body["stream"] is True and "n" not in body for body in streamed)

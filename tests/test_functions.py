@@ -4,7 +4,9 @@ Each per-endpoint function module is imported as Lambda imports it (building its
 scope from ``$LAMBDAGATE_CONFIG``) and its ``handler`` is called with the API Gateway REST (v1),
 HTTP API (v2) and function URL events that ``sam local invoke -e`` uses. The configuration comes
 from a file, and from moto's SSM after ``lambdagate config push`` (the deployed layout). The events
-carry the documented development key ``sk-lambdagate-dev`` and the ``mock-gpt`` model.
+carry the documented development key ``sk-lambdagate-dev`` and the ``mock-gpt`` model; against SSM,
+where that hand-written key is refused before any look-up (auth/keys.py), they carry a key made by
+``generate_key`` instead, as a deployed client would.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pytest
 
 from conftest import make_config
 from lambdagate import lambda_runtime, upstream_http
+from lambdagate.auth import generate_key
 from lambdagate.observability import RequestRecord, powertools
 from lambdagate.observability.metrics import NONE, dimensions
 from openai_schema import assert_valid
@@ -33,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"
 EVENTS = ROOT / "events"
 EVENT_KEY = "sk-lambdagate-dev"
+DEPLOYED_KEY = generate_key()
 EVENT_PROMPT = "Hello from lambdagate"
 KINDS = ("rest", "http", "url")
 # function -> (event stem, schema of the body: a response, or the chunks of an SSE stream)
@@ -78,8 +82,15 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
-def event(stem: str, kind: str) -> dict[str, Any]:
+def event(stem: str, kind: str, key: str | None = None) -> dict[str, Any]:
+    """An events/ file; with ``key``, its Bearer key replaced by that one."""
     loaded: dict[str, Any] = json.loads((EVENTS / f"{stem}-{kind}.json").read_text())
+    if key is not None:
+        for container in ("headers", "multiValueHeaders"):
+            for name in list(loaded.get(container) or {}):
+                if name.lower() == "authorization":
+                    value = f"Bearer {key}"
+                    loaded[container][name] = [value] if container == "multiValueHeaders" else value
     return loaded
 
 
@@ -138,16 +149,20 @@ def ssm_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_aws: None) 
     from lambdagate.cli import main as cli
 
     prefix = "/lambdagate-fn-test"
+    data = gateway_config()
+    data["keys"] = [{"name": "deployed", "sha256": hashlib.sha256(DEPLOYED_KEY.encode()).hexdigest()}]
     path = tmp_path / "gateway.json"
-    path.write_text(json.dumps(gateway_config()))
+    path.write_text(json.dumps(data))
     assert cli(["config", "push", str(path), "--prefix", prefix]) == 0
     monkeypatch.setenv("LAMBDAGATE_CONFIG", f"ssm:{prefix}")
     return prefix
 
 
 @pytest.fixture(params=["file", "ssm"])
-def config_source(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_config"))
+def config_source(request: pytest.FixtureRequest) -> str | None:
+    """Configures the functions from a file or from SSM; returns the Bearer key the events must carry."""
+    request.getfixturevalue(f"{request.param}_config")
+    return DEPLOYED_KEY if request.param == "ssm" else None
 
 
 # --- every function with every event ----------------------------------------------------------
@@ -155,11 +170,11 @@ def config_source(request: pytest.FixtureRequest) -> str:
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("function", sorted(CASES))
-def test_function_answers_its_events(config_source: str, function: str, kind: str) -> None:
+def test_function_answers_its_events(config_source: str | None, function: str, kind: str) -> None:
     module = load_function(function)
     for stem, schema in CASES[function]:
         request_id = f"{function}-{stem}-{kind}"
-        result = invoke(module, event(stem, kind), request_id)
+        result = invoke(module, event(stem, kind, config_source), request_id)
         assert result["statusCode"] == 200, result["body"]
         headers = headers_of(result)
         checked = assert_body(result, schema)
@@ -255,17 +270,23 @@ def test_ssm_lookups_are_cached_and_survive_an_outage(ssm_config: str, monkeypat
     monkeypatch.setenv(ssm.TTL_ENV, "1")
     module = load_function("chat")
 
-    assert invoke(module, event("chat", "http"), "cold")["statusCode"] == 200
+    # Neither the development key nor a random one costs a call: refused before the store.
+    mistyped = DEPLOYED_KEY[:-1] + ("1" if DEPLOYED_KEY.endswith("0") else "0")
+    for key in ("sk-lambdagate-dev", "sk-" + "x" * 48, mistyped):
+        assert invoke(module, event("chat", "http", key), "refused")["statusCode"] == 401
+    assert calls == []
+
+    assert invoke(module, event("chat", "http", DEPLOYED_KEY), "cold")["statusCode"] == 200
     cold = len(calls)
     assert 1 <= cold <= 3, calls  # key (+ settings), alias, provider: fetched by name, never listed
     assert "GetParametersByPath" not in calls
-    assert invoke(module, event("chat", "rest"), "warm")["statusCode"] == 200
+    assert invoke(module, event("chat", "rest", DEPLOYED_KEY), "warm")["statusCode"] == 200
     assert len(calls) == cold  # served from the cache
 
     # Let the TTL run out, then make SSM fail: the last good values keep serving.
     time.sleep(1.1)
     outage["on"] = True
-    result = invoke(module, event("chat", "url"), "outage")
+    result = invoke(module, event("chat", "url", DEPLOYED_KEY), "outage")
     assert result["statusCode"] == 200, result["body"]
     assert len(calls) > cold  # it did try SSM
 
@@ -399,8 +420,9 @@ def test_after_restore_drops_pool_and_store_state(file_config: Path) -> None:
         def reset(self) -> None:
             self.resets += 1
 
-    store = Store()
-    lambda_runtime._apps.append(SimpleNamespace(state=SimpleNamespace(gateway=SimpleNamespace(store=store))))
+    store, limits = Store(), Store()
+    lambda_runtime._apps.append(
+        SimpleNamespace(state=SimpleNamespace(gateway=SimpleNamespace(store=store, limits=limits))))
 
     async def open_client() -> None:
         upstream_http.get_client()
@@ -409,7 +431,7 @@ def test_after_restore_drops_pool_and_store_state(file_config: Path) -> None:
     assert upstream_http._client is not None
     lambda_runtime.after_restore()
     assert upstream_http._client is None
-    assert store.resets == 1
+    assert store.resets == 1 and limits.resets == 1  # config caches, and the limits table's client and teams
 
 
 def test_store_is_prepared_at_init_unless_a_snapshot_would_freeze_it(

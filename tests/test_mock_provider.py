@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,18 +55,41 @@ def test_tools_and_json(client: openai.OpenAI) -> None:
     assert json.loads(as_json.choices[0].message.content or "") == {"echo": "hi"}
 
 
-def test_streams_word_by_word(client: openai.OpenAI) -> None:
-    started = time.monotonic()
-    arrivals, text, usage = [], "", None
+class _Clock:
+    """Stands in for the mock adapter's ``asyncio``: its sleeps are recorded, in order, not slept."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    async def sleep(self, seconds: float, result: Any = None) -> Any:
+        self.events.append(f"wait {seconds}")
+        await asyncio.sleep(0)
+        return result
+
+
+def test_streams_word_by_word(client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdagate.providers.mock import adapter
+
+    clock = _Clock()
+    monkeypatch.setattr(adapter, "asyncio", clock)
+    text, usage = "", None
     for chunk in client.chat.completions.create(model="slow", messages=[{"role": "user", "content": "a b c"}],
                                                 stream=True, stream_options={"include_usage": True}):
         assert_valid(chunk.model_dump(exclude_unset=True), "CreateChatCompletionStreamResponse")
         if chunk.choices and chunk.choices[0].delta.content:
-            arrivals.append(time.monotonic() - started)
+            clock.events.append(f"word {chunk.choices[0].delta.content.strip()}")
             text += chunk.choices[0].delta.content
         usage = chunk.usage or usage
-    assert text == "You said: a b c" and len(arrivals) == 5
-    assert arrivals[-1] - arrivals[0] >= 0.7
+    assert text == "You said: a b c"
+    # `latency` once before the first word, `chunk_delay` between words (not after the last).
+    waits = [event for event in clock.events if event.startswith("wait")]
+    assert waits == ["wait 0.1"] + ["wait 0.2"] * 4
+    words = [event for event in clock.events if event.startswith("word")]
+    assert words == ["word You", "word said:", "word a", "word b", "word c"]
+    assert clock.events[0] == "wait 0.1"
     assert usage is not None and usage.completion_tokens == 5
 
 

@@ -21,10 +21,12 @@ from starlette.responses import Response
 from conftest import DEV_KEY, FakeUpstream, Recorded, make_config
 from lambdagate.config.schema import ProviderConfig
 from lambdagate.errors import InvalidRequest, UnsupportedParameter, UpstreamError
-from lambdagate.providers.anthropic import messages as anthropic_messages
+from lambdagate.providers import http
+from lambdagate.providers.anthropic import request as anthropic_request
 from lambdagate.providers.anthropic.adapter import AnthropicProvider
 from lambdagate.providers.anthropic.params import VERSIONS, api_version
-from lambdagate.providers.anthropic.stream import StreamTranslator
+from lambdagate.providers.anthropic.response import is_error_event as response_is_error_event
+from lambdagate.providers.anthropic.response import parse_error
 from lambdagate.providers.base import CallContext, Target
 from lambdagate.types import ChatCompletionRequest
 from openai_schema import assert_valid
@@ -106,7 +108,7 @@ def gateway(fake_upstream: FakeUpstream, serve_gateway: Callable[..., str]) -> C
     def start(settings: dict[str, Any] | None = None, **options: Any) -> Gateway:
         providers = {"anthropic": {"api_base": fake_upstream.url, "api_key": UPSTREAM_KEY, **options}}
         models = {"claude": {"provider": "anthropic", "model": MODEL}}
-        return Gateway(serve_gateway(make_config(providers, models, num_retries=0, **(settings or {}))))
+        return Gateway(serve_gateway(make_config(providers, models, **{"num_retries": 0, **(settings or {})})))
 
     return start
 
@@ -488,15 +490,51 @@ def test_error_event_mid_stream(gateway: Callable[..., Gateway], upstream: Upstr
     assert "Overloaded" in caught.value.message
 
 
+def test_overloaded_error_event_mid_stream_keeps_its_type(gateway: Callable[..., Gateway],
+                                                          upstream: Upstream) -> None:
+    """After the first chunk the stream cannot be retried: the SDK raises with Anthropic's error type."""
+    upstream.answer(reply_sse("stream_error.sse"))
+    stream = gateway(settings={"num_retries": 2}).client.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "hi"}], stream=True)
+    received = ""
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in stream:
+            received += "".join(choice.delta.content or "" for choice in chunk.choices)
+    assert received == "Partial"
+    assert (caught.value.type, caught.value.code) == ("overloaded_error", "overloaded_error")
+    assert "Overloaded" in caught.value.message
+    assert len(upstream.requests) == 1
+
+
+def test_overloaded_error_event_before_any_chunk_is_retried(gateway: Callable[..., Gateway],
+                                                            upstream: Upstream) -> None:
+    """An error event that comes first is the 529 it names: retryable, so the next attempt answers."""
+    upstream.answer(reply_sse("stream_overloaded_first.sse"), reply_sse("stream_text.sse"))
+    stream = gateway(settings={"num_retries": 1}).client.chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "hi"}], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello, world"
+    assert len(upstream.requests) == 2
+
+    upstream.answer(reply_sse("stream_overloaded_first.sse"))
+    with pytest.raises(openai.InternalServerError) as caught:
+        list(gateway().client.chat.completions.create(
+            model="claude", messages=[{"role": "user", "content": "hi"}], stream=True))
+    assert caught.value.status_code == 503
+    assert_valid(caught.value.response.json(), "ErrorResponse")
+    assert caught.value.type == "overloaded_error"
+
+
 def test_stream_error_event_maps_by_type() -> None:
+    """An error event carries only its type: the parser gives the type's status, as the reader maps it."""
     target = _target()
-    translator = StreamTranslator(target, None, include_usage=False)
-    with pytest.raises(UpstreamError) as caught:
-        translator.feed("error", '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}')
-    assert (caught.value.status, caught.value.type, caught.value.retryable) == (503, "overloaded_error", True)
-    with pytest.raises(UpstreamError) as limited:
-        translator.feed("error", '{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}')
-    assert limited.value.status == 429
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    assert response_is_error_event("error", overloaded)
+    caught = http.event_failure(overloaded, target, parse_error)
+    assert isinstance(caught, UpstreamError)
+    assert (caught.status, caught.type, caught.retryable) == (503, "overloaded_error", True)
+    limited = http.event_failure({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+                                 target, parse_error)
+    assert limited.status == 429
 
 
 def test_stream_that_ends_early_is_an_error(gateway: Callable[..., Gateway], upstream: Upstream) -> None:
@@ -596,6 +634,49 @@ def test_upstream_auth_failure_is_not_the_clients(gateway: Callable[..., Gateway
     assert UPSTREAM_KEY not in caught.value.response.text
 
 
+CONTEXT_MESSAGES = [
+    "prompt is too long: 215432 tokens > 200000 maximum",
+    "input length and `max_tokens` exceed context limit: 198981 + 21333 > 200000, decrease input length or "
+    "max_tokens and try again",
+]
+
+
+@pytest.mark.parametrize("message", CONTEXT_MESSAGES)
+@pytest.mark.parametrize("stream", [False, True])
+def test_prompt_too_long_is_context_length_exceeded(gateway: Callable[..., Gateway], upstream: Upstream,
+                                                    message: str, stream: bool) -> None:
+    """OpenAI's code for a prompt over the context window, so clients and fallbacks can rely on it."""
+    body = {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+    upstream.answer(lambda: Response(json.dumps(body), status_code=400, media_type="application/json"))
+    client = gateway(settings={"num_retries": 2}).client
+    with pytest.raises(openai.BadRequestError) as caught:
+        result = client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "long"}],
+                                                stream=stream)
+        if stream:
+            list(result)  # type: ignore[arg-type]
+    error = caught.value
+    assert (error.status_code, error.code, error.type) == (400, "context_length_exceeded", "invalid_request_error")
+    assert message.split(":")[0] in error.message
+    assert_valid(error.response.json(), "ErrorResponse")
+    assert len(upstream.requests) == 1  # the client's fault: not retried
+
+
+def test_prompt_too_long_fixture(gateway: Callable[..., Gateway], upstream: Upstream) -> None:
+    upstream.answer(reply_json("error_prompt_too_long.json", 400))
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway().client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "long"}])
+    assert caught.value.code == "context_length_exceeded"
+    assert "215432 tokens > 200000 maximum" in caught.value.message
+
+
+def test_other_invalid_requests_keep_their_type_as_code() -> None:
+    info = parse_error({"type": "error", "error": {"type": "invalid_request_error",
+                                                   "message": "max_tokens: 300000 > 64000, which is the maximum"}})
+    assert (info.code, info.status) == ("invalid_request_error", 400)
+    assert parse_error({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}).status == 529
+    assert parse_error("<html>") == http.ErrorInfo(None)
+
+
 def test_invalid_request_keeps_provider_message(gateway: Callable[..., Gateway], upstream: Upstream) -> None:
     upstream.answer(reply_json("error_400.json", 400))
     with pytest.raises(openai.BadRequestError) as caught:
@@ -630,7 +711,8 @@ def test_parallel_tool_calls_alone_and_tool_choice_without_tools() -> None:
     body = provider.prepare(_request(messages=user, tools=[WEATHER_TOOL], parallel_tool_calls=False),
                             _target(), ctx, stream=False).body
     assert body["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
-    body = provider.prepare(_request(messages=user, tool_choice="auto"), _target(), ctx, stream=False).body
+    body = provider.prepare(_request(messages=user).model_copy(update={"tool_choice": "auto"}), _target(), ctx,
+                            stream=False).body
     assert "tool_choice" not in body and "tools" not in body
 
 
@@ -642,7 +724,7 @@ def test_tool_results_lead_a_merged_user_turn() -> None:
         {"role": "user", "content": "also this"},
         {"role": "tool", "tool_call_id": "t1", "content": [{"type": "text", "text": "done"}]},
     ])
-    system, turns = anthropic_messages.convert(request.messages, VERSIONS["2026-10-21"], CallContext("r"))
+    system, turns = anthropic_request.convert(request.messages, VERSIONS["2026-10-21"], CallContext("r"))
     assert system is None
     assert turns[1] == {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]}
     assert turns[2]["content"] == [
@@ -664,7 +746,7 @@ def test_bad_tool_arguments_are_a_400() -> None:
          "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]},
     ])
     with pytest.raises(InvalidRequest) as caught:
-        anthropic_messages.convert(request.messages, VERSIONS["2026-10-21"], CallContext("r"))
+        anthropic_request.convert(request.messages, VERSIONS["2026-10-21"], CallContext("r"))
     assert caught.value.status == 400 and caught.value.param == "messages"
 
 

@@ -18,9 +18,14 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
+import fake_openai
 from conftest import DEV_KEY, FakeUpstream, make_config
 from lambdagate.config.schema import GatewayConfig
-from lambdagate.providers.azure.adapter import DEFAULT_API_VERSION, repair_chunk
+from lambdagate.providers.azure.adapter import DEFAULT_API_VERSION
+from lambdagate.providers.azure.stream import StreamTranslator
+from lambdagate.providers.base import SSEEvent
+from lambdagate.types import ChatCompletionRequest
+from lambdagate.wire import RawJSON
 from openai_schema import assert_valid
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"
@@ -247,6 +252,36 @@ def test_tools_round_trip(fake_upstream: FakeUpstream, serve_gateway: Serve) -> 
     ]
 
 
+# --- n is forwarded, not fanned out ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("provider_type", ["openai", "azure"])
+def test_n_reaches_the_upstream_in_one_call(
+    fake_upstream: FakeUpstream, serve_gateway: Serve, provider_type: str, stream: bool
+) -> None:
+    # Both types take n natively: one upstream call with n=4, never four calls each with "n": null.
+    path = CHAT_PATH if provider_type == "azure" else "/chat/completions"
+    fake_upstream.on(path, fake_openai.chat)
+    providers = {"up": {"type": provider_type, "api_key": API_KEY, "api_base": fake_upstream.url}}
+    models = {"gpt-4o": {"provider": "up", "model": "gpt-4o", "deployment": "prod-4o"}}
+    sdk = client(serve_gateway(make_config(providers, models)))
+    messages: Any = [{"role": "user", "content": "Hi there"}]
+
+    if stream:
+        chunks = list(sdk.chat.completions.create(model="gpt-4o", messages=messages, n=4, stream=True))
+        indexes = {choice.index for chunk in chunks for choice in chunk.choices}
+    else:
+        completion = sdk.chat.completions.create(model="gpt-4o", messages=messages, n=4)
+        indexes = {choice.index for choice in completion.choices}
+
+    assert len(fake_upstream.requests) == 1
+    sent = fake_upstream.requests[0]
+    assert sent.path == path
+    assert sent.json()["n"] == 4
+    assert indexes == {0, 1, 2, 3}
+
+
 # --- text completions ----------------------------------------------------------------------
 
 
@@ -352,14 +387,25 @@ def test_missing_api_base_is_a_configuration_error(serve_gateway: Serve) -> None
 # --- unit ----------------------------------------------------------------------------------
 
 
-def test_repair_chunk_forwards_ordinary_chunks_as_they_are() -> None:
+def _chat_translator() -> StreamTranslator:
+    return StreamTranslator(ChatCompletionRequest.model_validate({"model": "m", "messages": [
+        {"role": "user", "content": "Hi"}]}))
+
+
+def _event(data: str) -> SSEEvent:
+    return SSEEvent("", json.loads(data), data)
+
+
+def test_stream_translator_forwards_ordinary_chunks_as_they_are() -> None:
     data = '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[]}'
-    assert repair_chunk(data, "chat.completion.chunk") == data.encode()
+    assert list(_chat_translator().on_event(_event(data))) == [RawJSON(data.encode())]
 
 
-def test_repair_chunk_keeps_a_usage_only_chunk_with_empty_object() -> None:
+def test_stream_translator_keeps_a_usage_only_chunk_with_empty_object() -> None:
     usage = '{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}'
     data = '{"id":"","object":"","created":0,"model":"","choices":[],"usage":' + usage + "}"
-    repaired = repair_chunk(data, "chat.completion.chunk")
-    assert repaired is not None
-    assert json.loads(repaired)["object"] == "chat.completion.chunk"
+    repaired = list(_chat_translator().on_event(_event(data)))
+    assert len(repaired) == 1
+    chunk = repaired[0]
+    assert isinstance(chunk, dict)
+    assert chunk["object"] == "chat.completion.chunk"

@@ -221,20 +221,20 @@ def test_tool_choice_maps_to_converse(choice: str | None, expected: dict[str, An
     fields: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}], "tools": [WEATHER_TOOL]}
     if choice:
         fields["tool_choice"] = choice
-    params = PROVIDER.params(chat_request(**fields), target("http://127.0.0.1:9"), CallContext("r"))
+    params = PROVIDER.prepare(chat_request(**fields), target("http://127.0.0.1:9"), CallContext("r"))
     assert params["toolConfig"].get("toolChoice") == expected
 
 
 def test_tool_choice_none_drops_tools_unless_history_uses_them() -> None:
     plain = chat_request(messages=[{"role": "user", "content": "hi"}], tools=[WEATHER_TOOL], tool_choice="none")
-    assert "toolConfig" not in PROVIDER.params(plain, target("http://127.0.0.1:9"), CallContext("r"))
+    assert "toolConfig" not in PROVIDER.prepare(plain, target("http://127.0.0.1:9"), CallContext("r"))
     history = chat_request(messages=[
         {"role": "user", "content": "hi"},
         {"role": "assistant", "tool_calls": [{"id": "t1", "type": "function",
                                               "function": {"name": "get_weather", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "t1", "content": "sunny"},
     ], tools=[WEATHER_TOOL], tool_choice="none")
-    params = PROVIDER.params(history, target("http://127.0.0.1:9"), CallContext("r"))
+    params = PROVIDER.prepare(history, target("http://127.0.0.1:9"), CallContext("r"))
     assert params["toolConfig"]["tools"][0]["toolSpec"]["name"] == "get_weather"
     assert "toolChoice" not in params["toolConfig"]
 
@@ -243,7 +243,7 @@ def test_response_format_json_schema_uses_structured_output() -> None:
     schema = {"type": "object", "properties": {"city": {"type": "string"}}}
     request = chat_request(messages=[{"role": "user", "content": "hi"}], response_format={
         "type": "json_schema", "json_schema": {"name": "place", "schema": schema}})
-    params = PROVIDER.params(request, target("http://127.0.0.1:9"), CallContext("r"))
+    params = PROVIDER.prepare(request, target("http://127.0.0.1:9"), CallContext("r"))
     assert params["outputConfig"] == {"textFormat": {"type": "json_schema", "structure": {
         "jsonSchema": {"schema": json.dumps(schema), "name": "place"}}}}
 
@@ -252,7 +252,7 @@ def test_unsupported_parameters_are_listed() -> None:
     ctx = CallContext("r")
     request = chat_request(messages=[{"role": "user", "content": "hi"}], seed=3, presence_penalty=0.5,
                            response_format={"type": "json_object"}, parallel_tool_calls=False)
-    params = PROVIDER.params(request, target("http://127.0.0.1:9"), ctx)
+    params = PROVIDER.prepare(request, target("http://127.0.0.1:9"), ctx)
     assert sorted(ctx.dropped) == ["parallel_tool_calls", "presence_penalty", "response_format", "seed"]
     assert "outputConfig" not in params and "seed" not in json.dumps(params, default=str)
 
@@ -262,11 +262,11 @@ def test_invalid_tool_arguments_and_images_are_400() -> None:
         {"role": "assistant", "tool_calls": [{"id": "t", "type": "function",
                                               "function": {"name": "f", "arguments": "not json"}}]}])
     with pytest.raises(InvalidRequest):
-        PROVIDER.params(bad_args, target("http://127.0.0.1:9"), CallContext("r"))
+        PROVIDER.prepare(bad_args, target("http://127.0.0.1:9"), CallContext("r"))
     bad_image = chat_request(messages=[{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "data:image/tiff;base64,AAAA"}}]}])
     with pytest.raises(InvalidRequest, match="png, jpeg, gif or webp"):
-        PROVIDER.params(bad_image, target("http://127.0.0.1:9"), CallContext("r"))
+        PROVIDER.prepare(bad_image, target("http://127.0.0.1:9"), CallContext("r"))
 
 
 # --- over HTTP with boto3 ------------------------------------------------------------------
@@ -491,6 +491,23 @@ def test_stream_error_before_first_event_is_raised_before_any_chunk(fake_upstrea
     assert (caught.value.status, caught.value.code) == (502, "upstream_permission_denied")
 
 
+def test_stream_that_ends_before_message_stop_is_an_error(fake_upstream: FakeUpstream) -> None:
+    events = [{"messageStart": {"role": "assistant"}},
+              {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "Par"}}}]
+    fake_upstream.on(CONVERSE_STREAM, events_handler(events))
+    received: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        async for chunk in PROVIDER.chat_stream(chat_request(messages=[{"role": "user", "content": "hi"}], stream=True),
+                                                target(fake_upstream.url), CallContext("r")):
+            received.append(chunk)
+
+    with pytest.raises(UpstreamError) as caught:
+        asyncio.run(run())
+    assert len(received) == 2
+    assert (caught.value.status, caught.value.retryable) == (502, True)
+
+
 # --- boto3 stays lazy, clients are cached -----------------------------------------------------
 
 
@@ -583,3 +600,151 @@ def test_sdk_text_completions_through_chat(fake_upstream: FakeUpstream, serve_ga
     assert all(c.object == "text_completion" and c.id == chunks[0].id for c in chunks)
     assert "".join(c.choices[0].text for c in chunks if c.choices) == "Paris is the capital of France."
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+
+
+# --- a prompt over the context window: OpenAI's code, through the SDK ---------------------------
+
+CONTEXT_MESSAGES = [
+    "Input is too long for requested model.",
+    "The model returned the following errors: prompt is too long: 227255 tokens > 200000 maximum",
+    "The model returned the following errors: input length and `max_tokens` exceed context limit: "
+    "198981 + 21333 > 200000, decrease input length or max_tokens and try again",
+    "The model returned the following errors: too many total text bytes: 9000000 > 8000000",
+]
+
+
+@pytest.mark.parametrize("message", CONTEXT_MESSAGES)
+@pytest.mark.parametrize("stream", [False, True])
+def test_sdk_too_long_input_is_context_length_exceeded(fake_upstream: FakeUpstream, serve_gateway: Serve,
+                                                       message: str, stream: bool) -> None:
+    handler = json_handler({"message": message}, 400, "ValidationException")
+    fake_upstream.on(CONVERSE, handler)
+    fake_upstream.on(CONVERSE_STREAM, handler)
+    sdk = gateway(serve_gateway, fake_upstream, num_retries=2)
+    with pytest.raises(openai.BadRequestError) as caught:
+        result = sdk.chat.completions.create(model="claude", messages=[{"role": "user", "content": "long"}],
+                                             stream=stream)
+        if stream:
+            list(result)  # type: ignore[arg-type]
+    error = caught.value
+    assert (error.status_code, error.code, error.type) == (400, "context_length_exceeded", "invalid_request_error")
+    assert message in error.message
+    assert_valid(error.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 1  # the client's fault: not retried
+
+
+def test_sdk_too_long_input_reported_inside_the_stream(fake_upstream: FakeUpstream, serve_gateway: Serve) -> None:
+    events = [{"messageStart": {"role": "assistant"}},
+              {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "Par"}}}]
+    fake_upstream.on(CONVERSE_STREAM, events_handler(
+        events, [exception_frame("validationException", "Input is too long for requested model.")]))
+    stream = gateway(serve_gateway, fake_upstream).chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "long"}], stream=True)
+    received = ""
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in stream:
+            received += "".join(choice.delta.content or "" for choice in chunk.choices)
+    assert received == "Par"
+    assert caught.value.code == "context_length_exceeded"
+
+
+def test_other_validation_errors_keep_their_code(fake_upstream: FakeUpstream, serve_gateway: Serve) -> None:
+    message = "The text field in the ContentBlock object at messages.0.content.0 is blank."
+    fake_upstream.on(CONVERSE, json_handler({"message": message}, 400, "ValidationException"))
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway(serve_gateway, fake_upstream).chat.completions.create(
+            model="claude", messages=[{"role": "user", "content": "x"}])
+    assert caught.value.code == "ValidationException"
+
+
+# --- answers botocore cannot parse, or that are no Converse answer ----------------------------------
+
+BROKEN_BODIES = {
+    "not_json": (b"this is not JSON {", "application/json", {}),
+    "html": (b"<!DOCTYPE html><html><body><h1>Bad Gateway</h1></body></html>", "text/html", {}),
+    "json_list": (b'[{"output": {}}, 2]', "application/json", {}),
+    "json_string": (b'"a JSON string"', "application/json", {}),
+    "bad_gzip": (b"\x1f\x8b\x08\x00 not a gzip stream at all", "application/json", {"content-encoding": "gzip"}),
+    "error_object": (b'{"message": "boom"}', "application/json", {}),
+    "no_message": (b'{"output": {}, "stopReason": "end_turn"}', "application/json", {}),
+    "unknown_output": (b'{"output": {"somethingNew": {}}, "stopReason": "end_turn"}', "application/json", {}),
+}
+
+
+def raw_handler(content: bytes, media_type: str, headers: dict[str, str]) -> Any:
+    def handler(request: Request, raw: bytes) -> Response:
+        return Response(content, media_type=media_type, headers=headers)
+
+    return handler
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_BODIES))
+def test_converse_answer_that_is_not_one_is_a_retryable_502(fake_upstream: FakeUpstream, name: str) -> None:
+    """Whatever botocore makes of a broken 200 (an exception, or ``{"message": <body>}``), it is a bad answer."""
+    fake_upstream.on(CONVERSE, raw_handler(*BROKEN_BODIES[name]))
+    with pytest.raises(UpstreamError) as caught:
+        asyncio.run(PROVIDER.chat(chat_request(messages=[{"role": "user", "content": "hi"}]),
+                                  target(fake_upstream.url), CallContext("r")))
+    assert (caught.value.status, caught.value.retryable) == (502, True)
+    assert "127.0.0.1" not in caught.value.message and "not JSON" not in caught.value.message
+    assert_valid(caught.value.body(), "ErrorResponse")
+
+
+@pytest.mark.parametrize("name", ["not_json", "html", "json_list", "bad_gzip", "error_object"])
+def test_stream_answer_that_is_not_an_event_stream_is_a_retryable_502(fake_upstream: FakeUpstream, name: str) -> None:
+    fake_upstream.on(CONVERSE_STREAM, raw_handler(*BROKEN_BODIES[name]))
+    stream = PROVIDER.chat_stream(chat_request(messages=[{"role": "user", "content": "hi"}], stream=True),
+                                  target(fake_upstream.url), CallContext("r"))
+    with pytest.raises(UpstreamError) as caught:
+        asyncio.run(collect(stream))
+    assert (caught.value.status, caught.value.retryable) == (502, True)
+
+
+def test_stream_frame_with_a_bad_checksum_is_a_retryable_502(fake_upstream: FakeUpstream) -> None:
+    good = event_frame({"messageStart": {"role": "assistant"}})
+    corrupt = bytearray(event_frame({"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "Par"}}}))
+    corrupt[-1] ^= 0xFF  # the message CRC no longer matches
+    fake_upstream.on(CONVERSE_STREAM, raw_handler(good + bytes(corrupt), "application/vnd.amazon.eventstream", {}))
+    received: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        async for chunk in PROVIDER.chat_stream(chat_request(messages=[{"role": "user", "content": "hi"}], stream=True),
+                                                target(fake_upstream.url), CallContext("r")):
+            received.append(chunk)
+
+    with pytest.raises(UpstreamError) as caught:
+        asyncio.run(run())
+    assert len(received) == 1  # the role chunk of the good frame
+    assert (caught.value.status, caught.value.retryable) == (502, True)
+    assert "could not be parsed" in caught.value.message
+
+
+def test_only_botocore_parse_failures_are_mapped() -> None:
+    """A plain exception of the gateway's own code is a bug, not a bad answer: it stays unmapped."""
+    from lambdagate.providers.bedrock.client import map_exception
+    from lambdagate.providers.bedrock.response import parse_error
+
+    own = AttributeError("'list' object has no attribute 'get'")
+    try:
+        raise own
+    except AttributeError as exc:
+        assert map_exception(exc, target("http://127.0.0.1:9"), parse_error) is own
+
+    from botocore.parsers import RestJSONParser
+
+    shape = client_for(target("http://127.0.0.1:9")).meta.service_model.operation_model("Converse").output_shape
+    try:
+        RestJSONParser().parse({"status_code": 200, "headers": {}, "body": b"[1, 2]"}, shape)
+    except AttributeError as exc:
+        mapped = map_exception(exc, target("http://127.0.0.1:9"), parse_error)
+    assert isinstance(mapped, UpstreamError) and (mapped.status, mapped.retryable) == (502, True)
+
+
+def test_sdk_broken_answer_is_retried_and_a_502(fake_upstream: FakeUpstream, serve_gateway: Serve) -> None:
+    fake_upstream.on(CONVERSE, raw_handler(*BROKEN_BODIES["json_list"]))
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway(serve_gateway, fake_upstream, num_retries=1).chat.completions.create(
+            model="claude", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 502
+    assert_valid(caught.value.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 2  # retried

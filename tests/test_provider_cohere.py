@@ -78,6 +78,11 @@ def chat_request(**fields: Any) -> ChatCompletionRequest:
     return ChatCompletionRequest.model_validate({"model": "command", **fields})
 
 
+def upstream_body(request: ChatCompletionRequest, ctx: CallContext) -> Any:
+    """The body the adapter would send, without sending it."""
+    return PROVIDER.prepare(request, target("http://unused"), ctx, stream=False).body
+
+
 def gateway(serve: Serve, fake: FakeUpstream, **settings: Any) -> openai.OpenAI:
     providers = {"cohere": {"api_key": API_KEY, "api_base": fake.url}}
     models = {"command": {"provider": "cohere", "model": MODEL}}
@@ -166,7 +171,7 @@ def test_request_body_is_exact(fake_upstream: FakeUpstream) -> None:
 def test_tool_choice(choice: Any, tools: list[str], expected: str | None) -> None:
     request = chat_request(messages=[{"role": "user", "content": "hi"}], tools=[WEATHER_TOOL, CLOCK_TOOL],
                            tool_choice=choice)
-    body = PROVIDER.body(request, target("http://unused"), CallContext("r"), stream=False)
+    body = upstream_body(request, CallContext("r"))
     assert [t["function"]["name"] for t in body["tools"]] == tools
     assert body.get("tool_choice") == expected
 
@@ -175,19 +180,19 @@ def test_unsupported_and_invalid_requests() -> None:
     ctx = CallContext("r")
     request = chat_request(messages=[{"role": "user", "content": "hi"}], n=2, logit_bias={"1": 2}, user="u1",
                            parallel_tool_calls=True)
-    PROVIDER.body(request, target("http://unused"), ctx, stream=False)
+    upstream_body(request, ctx)
     assert sorted(ctx.dropped) == ["logit_bias", "n", "parallel_tool_calls", "user"]
     strict_off = CallContext("r", drop_params=False)
     with pytest.raises(InvalidRequest, match="'n'"):
-        PROVIDER.body(request, target("http://unused"), strict_off, stream=False)
+        upstream_body(request, strict_off)
     audio = chat_request(messages=[{"role": "user", "content": [
         {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}])
     with pytest.raises(InvalidRequest, match="input_audio"):
-        PROVIDER.body(audio, target("http://unused"), CallContext("r"), stream=False)
+        upstream_body(audio, CallContext("r"))
     unknown_tool = chat_request(messages=[{"role": "user", "content": "hi"}], tools=[WEATHER_TOOL],
                                 tool_choice={"type": "function", "function": {"name": "nope"}})
     with pytest.raises(InvalidRequest, match="nope"):
-        PROVIDER.body(unknown_tool, target("http://unused"), CallContext("r"), stream=False)
+        upstream_body(unknown_tool, CallContext("r"))
 
 
 # --- responses ----------------------------------------------------------------------------------------
@@ -413,3 +418,104 @@ def test_sdk_text_completions_through_chat(fake_upstream: FakeUpstream, serve_ga
     finished = [c for c in chunks if c.choices and c.choices[0].finish_reason]
     assert_valid(finished[-1].model_dump(exclude_unset=True), "CreateCompletionResponse")
     assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens == 208
+
+
+# --- prompt too long, broken answers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["400_prompt_too_long", "400_prompt_over_limit"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_sdk_prompt_too_long_is_context_length_exceeded(
+    fake_upstream: FakeUpstream, serve_gateway: Serve, name: str, stream: bool
+) -> None:
+    fake_upstream.on("/v2/chat", json_handler(ERRORS[name], 400))
+    sdk = gateway(serve_gateway, fake_upstream, num_retries=2)
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.chat.completions.create(model="command", messages=[{"role": "user", "content": "long"}], stream=stream)
+    error = caught.value
+    assert (error.status_code, error.code, error.param) == (400, "context_length_exceeded", "messages")
+    assert ERRORS[name]["message"] in error.message
+    assert_valid(error.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 1
+
+
+def test_sdk_output_limit_is_not_context_length(fake_upstream: FakeUpstream, serve_gateway: Serve) -> None:
+    """Cohere's "too many tokens: max tokens must be ..." is about max_tokens, not the prompt."""
+    fake_upstream.on("/v2/chat", json_handler(ERRORS["400_max_tokens"], 400))
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway(serve_gateway, fake_upstream).chat.completions.create(
+            model="command", messages=[{"role": "user", "content": "hi"}], max_tokens=8192)
+    assert caught.value.code is None and "max tokens must be" in caught.value.message
+
+
+@pytest.mark.parametrize("content", [b"<html><body>502 Bad Gateway</body></html>", b'["not", "an", "object"]', b""])
+def test_sdk_reply_that_is_not_a_json_object_is_a_retryable_502(
+    fake_upstream: FakeUpstream, serve_gateway: Serve, content: bytes
+) -> None:
+    """Once a 500 without a request id (json.loads in the adapter); now the shared reader's 502."""
+    fake_upstream.on("/v2/chat", lambda request, raw: Response(content, media_type="text/html"))
+    sdk = gateway(serve_gateway, fake_upstream, num_retries=1)
+    with pytest.raises(openai.InternalServerError) as caught:
+        sdk.chat.completions.create(model="command", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 502
+    assert caught.value.response.headers.get("x-request-id")
+    assert_valid(caught.value.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 2  # retried
+
+
+def test_stream_cut_off_before_message_end_is_an_error(fake_upstream: FakeUpstream) -> None:
+    fake_upstream.on("/v2/chat", sse_handler(sse(
+        {"type": "message-start", "id": "x", "delta": {"message": {"role": "assistant"}}},
+        {"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": "Par"}}}},
+    )))
+    request = chat_request(messages=[{"role": "user", "content": "hi"}], stream=True)
+    with pytest.raises(UpstreamError) as caught:
+        run(collect(PROVIDER.chat_stream(request, target(fake_upstream.url), CallContext("r"))))
+    assert caught.value.status == 502 and caught.value.retryable
+    assert "message-end" in caught.value.message
+
+
+def test_sdk_error_object_under_a_200_is_a_retryable_502(fake_upstream: FakeUpstream, serve_gateway: Serve) -> None:
+    """Cohere's ``{"message": ...}`` error body sent with a 200 is mapped like an error status, never answered."""
+    fake_upstream.on("/v2/chat", json_handler({"id": "e1", "message": "internal error, please retry"}))
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway(serve_gateway, fake_upstream, num_retries=1).chat.completions.create(
+            model="command", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 502
+    assert "internal error, please retry" in caught.value.message
+    assert_valid(caught.value.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 2  # retried
+
+
+def test_sdk_error_object_under_a_200_keeps_its_mapping(fake_upstream: FakeUpstream, serve_gateway: Serve) -> None:
+    """The error parser reads it as it reads an error status: a long prompt is still the client's 400."""
+    fake_upstream.on("/v2/chat", json_handler(ERRORS["400_prompt_too_long"]))
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway(serve_gateway, fake_upstream).chat.completions.create(
+            model="command", messages=[{"role": "user", "content": "a very long prompt"}])
+    assert caught.value.code == "context_length_exceeded"
+    assert len(fake_upstream.requests) == 1
+
+
+@pytest.mark.parametrize("body", [
+    {"id": "x", "finish_reason": "COMPLETE"},
+    {"id": "x", "finish_reason": "COMPLETE", "message": ["not", "an", "object"]},
+    {"id": "x", "finish_reason": "COMPLETE", "message": {"role": "assistant", "content": "Paris"}},
+    {"id": "x", "finish_reason": "COMPLETE", "message": {"role": "assistant", "content": ["Paris"]}},
+    {"id": "x", "finish_reason": "COMPLETE", "message": {"content": [{"type": "text", "text": 42}]}},
+    {"id": "x", "finish_reason": "TOOL_CALL", "message": {"tool_calls": [{"id": "c1", "function": "get_weather"}]}},
+    {"id": "x", "finish_reason": ["COMPLETE"], "message": {"content": []}},
+    {**json.loads(fixture("chat_text.json")), "usage": {"tokens": "many"}},
+])
+def test_sdk_answer_of_the_wrong_shape_is_a_retryable_502(
+    fake_upstream: FakeUpstream, serve_gateway: Serve, body: dict[str, Any]
+) -> None:
+    """The transform checks what it reads: a body without a usable ``message`` is a bad answer, not a 500."""
+    fake_upstream.on("/v2/chat", json_handler(body))
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway(serve_gateway, fake_upstream, num_retries=1).chat.completions.create(
+            model="command", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 502
+    assert "not a Cohere chat answer" in caught.value.message
+    assert_valid(caught.value.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 2  # retried

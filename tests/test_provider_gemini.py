@@ -462,3 +462,165 @@ def test_url_version_and_model_prefix() -> None:
     assert PROVIDER.url(_target("gemini-2.5-flash", api_version="v1"), "streamGenerateContent") == (
         "https://generativelanguage.googleapis.com/v1/models/gemini-2.5-flash:streamGenerateContent")
     assert PROVIDER.headers(_target("gemini-2.5-flash")) == {"x-goog-api-key": UPSTREAM_KEY}
+
+
+# --- n natively (candidateCount), context length, cut-off streams ----------------------------
+
+
+def test_n_is_one_upstream_call(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    """n=3 is one request for three candidates, not three requests: the prompt is paid once."""
+    fake_upstream.on(FLASH, answer("three_candidates.json"))
+    fake_upstream.on(FLASH_STREAM, answer("stream_three_candidates.sse"))
+    client = gateway()
+    response = client.chat.completions.with_raw_response.create(
+        model="gem", messages=[{"role": "user", "content": "A colour?"}], n=3)
+    assert len(fake_upstream.requests) == 1
+    assert fake_upstream.requests[0].json()["generationConfig"] == {"candidateCount": 3}
+    assert_valid(json.loads(response.text), "CreateChatCompletionResponse")
+    completion = response.parse()
+    assert [(c.index, c.message.content, c.finish_reason) for c in completion.choices] == [
+        (0, "Red", "stop"), (1, "Green", "stop"), (2, "Blue and", "length")]
+    assert completion.usage is not None and completion.usage.total_tokens == 11
+
+    with client.chat.completions.with_streaming_response.create(
+        model="gem", messages=[{"role": "user", "content": "A colour?"}], n=3, stream=True,
+        stream_options={"include_usage": True},
+    ) as streamed:
+        raw = sse_chunks(streamed.read().decode())
+    assert len(fake_upstream.requests) == 2
+    assert fake_upstream.requests[1].json()["generationConfig"] == {"candidateCount": 3}
+    texts: dict[int, str] = {}
+    finishes: dict[int, str] = {}
+    for chunk in raw:
+        assert_valid(chunk, "CreateChatCompletionStreamResponse")
+        for choice in chunk["choices"]:
+            texts[choice["index"]] = texts.get(choice["index"], "") + (choice["delta"].get("content") or "")
+            if choice["finish_reason"]:
+                finishes[choice["index"]] = choice["finish_reason"]
+    assert texts == {0: "Red", 1: "Green", 2: "Blue and"}
+    assert finishes == {0: "stop", 1: "stop", 2: "length"}
+    assert raw[-1]["choices"] == [] and raw[-1]["usage"]["total_tokens"] == 11
+
+
+def test_n_on_a_single_candidate_model_is_parallel_calls(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream
+) -> None:
+    """Gemini 3 refuses candidateCount > 1, so its n choices come from n calls."""
+    fake_upstream.on("/v1beta/models/gemini-3-flash:generateContent", answer("text_response.json"))
+    completion = gateway(model="gemini-3-flash").chat.completions.create(
+        model="gem", messages=[{"role": "user", "content": "hi"}], n=2)
+    assert len(fake_upstream.requests) == 2
+    assert all("candidateCount" not in r.json().get("generationConfig", {}) for r in fake_upstream.requests)
+    assert [(c.index, c.message.content) for c in completion.choices] == [
+        (0, "Hello! How can I help?"), (1, "Hello! How can I help?")]
+    assert completion.usage is not None and completion.usage.prompt_tokens == 24
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_prompt_too_long_is_context_length_exceeded(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream, stream: bool
+) -> None:
+    fake_upstream.on(FLASH_STREAM if stream else FLASH, answer("error_context_length.json", 400))
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway(num_retries=2).chat.completions.create(
+            model="gem", messages=[{"role": "user", "content": "a very long prompt"}], stream=stream)
+    error = caught.value
+    assert (error.status_code, error.code, error.type) == (400, "context_length_exceeded", "invalid_request_error")
+    assert error.param == "messages"
+    assert "exceeds the maximum number of tokens allowed" in error.message
+    assert_valid(error.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 1  # the client's to fix: never retried
+
+
+def test_stream_cut_off_before_the_finish_is_an_error(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.on(FLASH_STREAM, answer("stream_cut_off.sse"))
+    texts = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in gateway().chat.completions.create(
+                model="gem", messages=[{"role": "user", "content": "hi"}], stream=True):
+            texts.append(chunk.choices[0].delta.content or "")
+    assert "".join(texts) == "Partial"
+    assert "ended before every candidate had finished" in caught.value.message
+
+
+def test_error_bodies_are_read_without_state() -> None:
+    """One parser for error statuses and stream error events: status, code and RetryInfo in ErrorInfo."""
+    from lambdagate.providers.gemini.response import gemini_error
+
+    limited = gemini_error(json.loads(fixture("error_429.json")))
+    assert (limited.status, limited.code, limited.retry_after) == (429, "rate_limit_exceeded", 37.0)
+    key = gemini_error(json.loads(fixture("error_key_invalid.json")))
+    assert key.status == 401 and UPSTREAM_KEY not in (key.message or "")
+    unwrapped = gemini_error([json.loads(fixture("error_503.json"))])
+    assert (unwrapped.status, unwrapped.code) == (503, "unavailable")
+    wording = "The input token count exceeds the maximum number of tokens allowed 1048576."  # no parentheses
+    long_prompt = gemini_error({"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": wording}})
+    assert (long_prompt.status, long_prompt.code) == (400, "context_length_exceeded")
+
+
+def _json(body: Any) -> Handler:
+    def handler(request: Request, raw: bytes) -> Response:
+        return Response(json.dumps(body), media_type="application/json")
+
+    return handler
+
+
+def test_error_object_under_a_200_is_mapped_like_an_error_status(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream
+) -> None:
+    """Google's ``{"error": ...}`` with a 200 is never answered as an empty completion: a 500 inside is a 502."""
+    error = {"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}}
+    fake_upstream.on(FLASH, _json(error))
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway(num_retries=1).chat.completions.create(model="gem", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 502
+    assert "Internal error encountered." in caught.value.message
+    assert_valid(caught.value.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 2  # retried
+
+    fake_upstream.on(FLASH, _json(json.loads(fixture("error_429.json"))))
+    with pytest.raises(openai.RateLimitError):
+        gateway().chat.completions.create(model="gem", messages=[{"role": "user", "content": "hi"}])
+
+
+@pytest.mark.parametrize("body", [
+    {},
+    {"modelVersion": "gemini-2.5-flash", "usageMetadata": {"promptTokenCount": 3}},
+    {"candidates": {"content": {"parts": [{"text": "Hi"}]}}},
+    {"candidates": ["Hi"]},
+    {"candidates": [{"content": ["Hi"], "finishReason": "STOP"}]},
+    {"candidates": [{"content": {"parts": "Hi"}, "finishReason": "STOP"}]},
+    {"candidates": [{"content": {"parts": [{"text": 42}]}, "finishReason": "STOP"}]},
+    {"candidates": [{"content": {"parts": [{"functionCall": "get_weather"}]}, "finishReason": "STOP"}]},
+    {"candidates": [{"content": {"parts": [{"text": "Hi"}]}, "finishReason": "STOP", "index": "0"}]},
+    {"candidates": [{"content": {"parts": [{"text": "Hi"}]}}], "usageMetadata": {"promptTokenCount": None}},
+    {"candidates": [], "promptFeedback": "blocked"},
+])
+def test_answer_of_the_wrong_shape_is_a_retryable_502(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream, body: dict[str, Any]
+) -> None:
+    """The transform checks what it reads: no candidates (nor a blocked prompt), or the wrong types: a bad answer."""
+    fake_upstream.on(FLASH, _json(body))
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway(num_retries=1).chat.completions.create(model="gem", messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 502
+    assert "not a Gemini answer" in caught.value.message
+    assert_valid(caught.value.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 2  # retried
+
+
+def test_stream_event_of_the_wrong_shape_is_an_error(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream
+) -> None:
+    first = fixture("stream_text.sse").split(b"\n\n")[1] + b"\n\n"  # "Hello"
+    broken = b'data: {"candidates": [{"content": {"parts": "there"}, "index": 0}]}\n\n'
+    fake_upstream.on(FLASH_STREAM, lambda request, raw: Response(first + broken, media_type="text/event-stream"))
+    texts = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in gateway().chat.completions.create(
+                model="gem", messages=[{"role": "user", "content": "hi"}], stream=True):
+            texts.append(chunk.choices[0].delta.content or "")
+    assert "".join(texts) == "Hello"
+    assert "not a Gemini answer" in caught.value.message

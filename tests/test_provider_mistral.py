@@ -317,3 +317,130 @@ def test_finish_reason_error_is_an_upstream_error() -> None:
     chunk = {"choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]}
     with pytest.raises(UpstreamError):
         normalize_chunk(chunk, target)
+
+
+# --- the order of turns, n natively, context length, cut-off streams ---------------------------
+
+
+def order_violation(messages: list[dict[str, Any]]) -> str | None:
+    """The turn-order rules Mistral's validator applies (mistral-common's MistralRequestValidator)."""
+    previous = None
+    for message in messages:
+        role = message["role"]
+        if previous == "tool" and role not in ("tool", "assistant"):
+            return f"Unexpected role '{role}' after role '{previous}'"
+        if role == "assistant" and not message.get("content") and not message.get("tool_calls"):
+            return "Assistant message must have either content or tool_calls, but not both."
+        previous = role
+    return None
+
+
+def strict_mistral(request: Request, body: bytes) -> Response:
+    """A fake Mistral that refuses the orders of turns the real one refuses, with its error body."""
+    violation = order_violation(json.loads(body)["messages"])
+    if violation is None:
+        return Response(fixture("chat_response.json"), media_type="application/json")
+    error = {**json.loads(fixture("error_message_order.json")), "message": violation}
+    return Response(json.dumps(error), status_code=400, media_type="application/json")
+
+
+WEATHER_CALL = {"id": "D681PevKs", "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+
+
+def test_the_fake_refuses_user_after_tool_like_mistral() -> None:
+    assert order_violation([{"role": "user", "content": "Weather?"},
+                            {"role": "assistant", "content": "", "tool_calls": [WEATHER_CALL]},
+                            {"role": "tool", "content": "21°C", "tool_call_id": "D681PevKs"},
+                            {"role": "user", "content": "Tomorrow?"}]) == "Unexpected role 'user' after role 'tool'"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_user_turn_after_tool_results_is_bridged(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream, stream: bool
+) -> None:
+    """An ordinary OpenAI conversation (tool result, then the user speaks) that Mistral would refuse."""
+    from lambdagate.providers.mistral.request import TOOL_RESULTS_BRIDGE
+
+    fake_upstream.on(CHAT, strict_mistral if not stream else answer("stream_text.sse"))
+    messages: list[Any] = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [WEATHER_CALL]},
+        {"role": "tool", "tool_call_id": "D681PevKs", "content": "21°C"},
+        {"role": "user", "content": "And in Lyon?"},
+        {"role": "assistant", "content": None, "tool_calls": [{**WEATHER_CALL, "id": "Lyon00001"}]},
+        {"role": "tool", "tool_call_id": "Lyon00001", "content": "19°C"},
+        {"role": "developer", "content": "Answer in French."},
+        {"role": "user", "content": "Compare."},
+    ]
+    client = gateway()
+    if stream:
+        chunks = list(client.chat.completions.create(model="mis", messages=messages, tools=[WEATHER_TOOL],
+                                                     stream=True))
+        assert chunks[-1].choices[0].finish_reason == "stop"
+    else:
+        completion = client.chat.completions.create(model="mis", messages=messages, tools=[WEATHER_TOOL])
+        assert completion.choices[0].message.content == "Bonjour ! Comment puis-je aider ?"
+    sent = fake_upstream.requests[-1].json()["messages"]
+    assert order_violation(sent) is None
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool", "assistant", "user", "assistant", "tool",
+                                         "assistant", "system", "user"]
+    assert sent[3] == sent[7] == TOOL_RESULTS_BRIDGE
+    assert sent[4] == {"role": "user", "content": "And in Lyon?"}
+    assert len(fake_upstream.requests) == 1
+
+
+def test_n_is_one_upstream_call(gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    """Mistral has n: three choices are one request (input tokens billed once), not three."""
+    fake_upstream.on(CHAT, answer("three_choices.json"))
+    client = gateway()
+    response = client.chat.completions.with_raw_response.create(
+        model="mis", messages=[{"role": "user", "content": "Une couleur ?"}], n=3)
+    assert len(fake_upstream.requests) == 1 and fake_upstream.requests[0].json()["n"] == 3
+    assert_valid(json.loads(response.text), "CreateChatCompletionResponse")
+    assert [(c.index, c.message.content, c.finish_reason) for c in response.parse().choices] == [
+        (0, "Rouge", "stop"), (1, "Vert", "stop"), (2, "Bleu et", "length")]
+
+    fake_upstream.on(CHAT, answer("stream_three_choices.sse"))
+    with client.chat.completions.with_streaming_response.create(
+        model="mis", messages=[{"role": "user", "content": "Une couleur ?"}], n=3, stream=True,
+        stream_options={"include_usage": True},
+    ) as streamed:
+        raw = sse_chunks(streamed.read().decode())
+    assert len(fake_upstream.requests) == 2 and fake_upstream.requests[1].json()["n"] == 3
+    texts: dict[int, str] = {}
+    for chunk in raw:
+        assert_valid(chunk, "CreateChatCompletionStreamResponse")
+        for choice in chunk["choices"]:
+            texts[choice["index"]] = texts.get(choice["index"], "") + (choice["delta"].get("content") or "")
+    assert texts == {0: "Rouge", 1: "Vert", 2: "Bleu et"}
+    assert raw[-1]["choices"] == [] and raw[-1]["usage"]["total_tokens"] == 14
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_prompt_too_long_is_context_length_exceeded(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream, stream: bool
+) -> None:
+    fake_upstream.on(CHAT, answer("error_context_length.json", 400))
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway(num_retries=2).chat.completions.create(
+            model="mis", messages=[{"role": "user", "content": "a very long prompt"}], stream=stream)
+    error = caught.value
+    assert (error.status_code, error.code, error.param) == (400, "context_length_exceeded", "messages")
+    assert "too large for model with 131072 maximum context length" in error.message
+    assert_valid(error.response.json(), "ErrorResponse")
+    assert len(fake_upstream.requests) == 1
+
+
+def test_stream_cut_off_before_the_finish_is_an_error(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream
+) -> None:
+    cut = b"\n\n".join(fixture("stream_text.sse").split(b"\n\n")[:3]) + b"\n\n"  # no finish, no [DONE]
+    fake_upstream.on(CHAT, lambda request, body: Response(cut, media_type="text/event-stream"))
+    texts = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in gateway().chat.completions.create(
+                model="mis", messages=[{"role": "user", "content": "hi"}], stream=True):
+            texts.append(chunk.choices[0].delta.content or "")
+    assert "".join(texts) == "Bonjour le monde"
+    assert "ended before every choice had finished" in caught.value.message

@@ -20,11 +20,12 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from conftest import DEV_KEY, FakeUpstream, make_config
+from conftest import DEV_KEY, FakeUpstream, ServerThread, make_config
 from lambdagate.config.schema import GatewayConfig, ProviderConfig
 from lambdagate.errors import InvalidRequest
+from lambdagate.providers import http as upstream_http
 from lambdagate.providers.base import Target
-from lambdagate.providers.replicate.adapter import build_prompt, model_path
+from lambdagate.providers.replicate.request import build_prompt, model_path
 from lambdagate.types import ChatCompletionRequest
 from openai_schema import assert_valid
 
@@ -474,6 +475,79 @@ def test_no_upstream_url_or_prediction_id_in_any_response(fake_upstream: FakeUps
     for body in bodies:
         for leak in ("http://", "https://", "127.0.0.1", PREDICTION_ID, "urls", TOKEN):
             assert leak not in body
+
+
+# --- credentials go only to the configured API (issue 8) ----------------------------------
+
+
+def test_stream_url_on_another_host_gets_no_token(fake_upstream: FakeUpstream, serve_gateway: Serve) -> None:
+    other = FakeUpstream()
+    with ServerThread(other.app()) as server:
+        other.url = server.url
+        other.on(f"/stream/{PREDICTION_ID}", sse("stream.sse"))
+        starting = prediction("prediction_starting.json")
+        starting["urls"]["stream"] = f"{other.url}/stream/{PREDICTION_ID}"
+        fake_upstream.on(CREATE_PATH, answer(starting))
+        sdk = client(gateway(serve_gateway, fake_upstream))
+
+        stream = sdk.chat.completions.create(model="llama", messages=[{"role": "user", "content": "Hi"}], stream=True)
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+    assert text == "Hello, world!"
+    assert fake_upstream.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+    (read,) = other.requests
+    assert read.method == "GET" and "authorization" not in read.headers
+    assert TOKEN not in json.dumps(read.headers)
+
+
+def test_plain_http_stream_url_is_refused(fake_upstream: FakeUpstream, serve_gateway: Serve) -> None:
+    starting = prediction("prediction_starting.json")
+    # Never contacted: refused before any connection (and .invalid never resolves).
+    starting["urls"]["stream"] = "http://stream.replicate.invalid/v1/files/abc"
+    fake_upstream.on(CREATE_PATH, answer(starting))
+    fake_upstream.on(GET_PATH + "/cancel", answer(prediction("prediction_failed.json", status="canceled")))
+    sdk = client(gateway(serve_gateway, fake_upstream, num_retries=0))
+
+    with pytest.raises(openai.InternalServerError) as caught:
+        list(sdk.chat.completions.create(model="llama", messages=[{"role": "user", "content": "Hi"}], stream=True))
+
+    assert caught.value.status_code == 502
+    assert_valid(caught.value.response.json(), "ErrorResponse")
+    assert "not https" in caught.value.response.json()["error"]["message"]
+    assert "invalid" not in caught.value.response.text
+    # The prediction it could not read is canceled, through the configured API.
+    assert wait_for_request(fake_upstream, "POST", GET_PATH + "/cancel")
+
+
+def test_credentials_allowed_rule() -> None:
+    api = "https://api.replicate.com/v1"
+    assert upstream_http.credentials_allowed("https://api.replicate.com/v1/predictions/x", api)
+    assert upstream_http.credentials_allowed("https://API.replicate.com:443/v1/x", api)
+    assert not upstream_http.credentials_allowed("https://stream.replicate.com/v1/files/x", api)
+    assert not upstream_http.credentials_allowed("https://api.replicate.com:8443/v1/x", api)
+    assert not upstream_http.credentials_allowed("http://api.replicate.com/v1/x", api)
+    assert upstream_http.credentials_allowed("https://anything.example/v1")
+    assert not upstream_http.credentials_allowed("http://10.0.0.5:8000/v1")
+    for loopback in ("http://127.0.0.1:8000/v1", "http://127.9.9.9/v1", "http://[::1]:8000/v1", "http://localhost/v1"):
+        assert upstream_http.credentials_allowed(loopback), loopback
+    assert not upstream_http.credentials_allowed("ftp://127.0.0.1/x")
+
+
+# --- context length ------------------------------------------------------------------------
+
+
+def test_prompt_too_long_is_context_length_exceeded(fake_upstream: FakeUpstream, serve_gateway: Serve) -> None:
+    message = "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens."
+    fake_upstream.on(CREATE_PATH, answer(prediction("prediction_failed.json", error=message)))
+    sdk = client(gateway(serve_gateway, fake_upstream))
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.chat.completions.create(model="llama", messages=[{"role": "user", "content": "Hi"}])
+
+    body = caught.value.response.json()
+    assert_valid(body, "ErrorResponse")
+    assert body["error"]["code"] == "context_length_exceeded"
+    assert len([r for r in fake_upstream.requests if r.path == CREATE_PATH]) == 1  # not retried
 
 
 # --- unit ----------------------------------------------------------------------------------

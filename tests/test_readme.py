@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,8 +16,9 @@ from lambdagate.config import load_store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def example_server() -> str:
+@pytest.fixture(scope="module")
+def example_server() -> Iterator[str]:
+    """One server for the module: the examples only read from it."""
     with ServerThread(create_app(load_store(str(ROOT / "gateway.example.yaml")))) as server:
         yield server.url
 

@@ -1,17 +1,23 @@
 """`sam build` as a user runs it: no Docker, whatever the host's Python, artifacts for arm64 CPython 3.13.
 
-Needs the SAM CLI on PATH (CI installs it into its own virtualenv) and PyPI (pip cross-installs the
-layer's wheels); skipped with the reason otherwise. The built layer must hold aarch64 cp313 binaries
-and the lambdagate package, and no test or build tooling; each function's artifact stays its own
-entry module.
+Needs the SAM CLI on PATH (`python3 scripts/dev.py test` puts .venv's first) and the layer's wheels:
+pip cross-installs them from the package index, or, with no network at all, from a local wheel
+cache (`python3 scripts/dev.py wheelhouse` fills `.wheelhouse/`; `LAMBDAGATE_WHEELHOUSE` names
+another folder). A cache holding every pinned wheel is used without the index; otherwise the index
+is probed first (a few seconds at most) and the build tests are skipped, with the reason, when it
+cannot be reached. The built layer must hold aarch64 cp313 binaries and the lambdagate package,
+and no test or build tooling; each function's artifact stays its own entry module.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,20 +29,66 @@ TOOLING = ("pytest", "_pytest", "moto", "openai", "boto3", "botocore", "s3transf
 
 SAM = shutil.which("sam")
 pytestmark = pytest.mark.skipif(SAM is None, reason="SAM CLI (`sam`) not on PATH: pip install aws-sam-cli")
+WHEELHOUSE = Path(os.environ.get("LAMBDAGATE_WHEELHOUSE") or ROOT / ".wheelhouse")
+INDEX_PROBE_SECONDS = 5.0
 
 
-def sam(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    assert SAM is not None
+def _pinned() -> dict[str, str]:
+    """The layer's pins, canonical name -> version."""
+    pins = {}
+    for line in (ROOT / "layers/lambdagate/requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#") and "==" in line:
+            name, version = line.split(";")[0].strip().split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def complete_wheelhouse(folder: Path) -> bool:
+    """Whether ``folder`` has a wheel of every pinned version (then pip needs no index at all)."""
+    if not folder.is_dir():
+        return False
+    present = set()
+    for wheel in folder.glob("*.whl"):
+        name, version = wheel.name.split("-")[:2]
+        present.add((re.sub(r"[-_.]+", "-", name).lower(), version))
+    return all(pin in present for pin in _pinned().items())
+
+
+def index_unreachable() -> str | None:
+    """Why the package index cannot serve the build, or None; a short probe, not pip's long retries."""
+    index = (os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple").rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{index}/pip/", timeout=INDEX_PROBE_SECONDS) as response:
+            response.read(1)
+    except (OSError, ValueError) as exc:  # URLError, timeouts and refused connections are all OSErrors
+        return f"package index {index} unreachable ({type(exc).__name__}: {exc})"
+    return None
+
+
+def build_env() -> dict[str, str]:
+    """The environment `sam build` (and so the layer's pip) runs with: the wheel cache first, if any."""
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
-    return subprocess.run([SAM, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    if WHEELHOUSE.is_dir():
+        env["PIP_FIND_LINKS"] = " ".join(filter(None, [str(WHEELHOUSE), os.environ.get("PIP_FIND_LINKS", "")]))
+    if complete_wheelhouse(WHEELHOUSE):
+        env["PIP_NO_INDEX"] = "1"
+    return env
+
+
+def sam(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    assert SAM is not None
+    return subprocess.run([SAM, *args], cwd=ROOT, env=env or {**os.environ, "SAM_CLI_TELEMETRY": "0"},
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not complete_wheelhouse(WHEELHOUSE) and (reason := index_unreachable()):
+        pytest.skip(f"sam build needs the layer's wheels: {reason}, and no complete wheel cache in {WHEELHOUSE} "
+                    "(fill one while online: python3 scripts/dev.py wheelhouse)")
     build_dir = tmp_path_factory.mktemp("sam") / "build"
     result = sam("build", "--template-file", str(ROOT / "template.yaml"), "--build-dir", str(build_dir),
-                 "--cache-dir", str(build_dir.parent / "cache"))
+                 "--cache-dir", str(build_dir.parent / "cache"), env=build_env())
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return build_dir
 
@@ -120,3 +172,30 @@ def test_function_artifacts_are_their_entry_modules(built: Path) -> None:
     for name in expected:
         assert f"CodeUri: {name}" in template
     assert "ContentUri: LambdagateLayer" in template
+
+
+def test_a_complete_wheel_cache_is_used_without_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pins = _pinned()
+    for name, version in pins.items():
+        (tmp_path / f"{name.replace('-', '_')}-{version}-cp313-cp313-manylinux_2_28_aarch64.whl").touch()
+    assert complete_wheelhouse(tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "WHEELHOUSE", tmp_path)
+    monkeypatch.setenv("PIP_FIND_LINKS", "/elsewhere")
+    env = build_env()
+    assert env["PIP_NO_INDEX"] == "1" and env["PIP_FIND_LINKS"] == f"{tmp_path} /elsewhere"
+    next(tmp_path.glob("*.whl")).unlink()
+    assert not complete_wheelhouse(tmp_path) and "PIP_NO_INDEX" not in build_env()
+
+
+def test_an_unreachable_index_is_detected_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import time
+
+    with socket.socket() as listener:  # a port that accepts nothing: connection refused at once
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://127.0.0.1:{port}/simple")
+    start = time.monotonic()
+    reason = index_unreachable()
+    assert reason is not None and f"127.0.0.1:{port}" in reason
+    assert time.monotonic() - start < INDEX_PROBE_SECONDS + 1

@@ -21,8 +21,9 @@ from lambdagate.observability import metrics as emitted
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
-FUNCTION_IDS = ("ChatFunction", "CompletionsFunction", "ModelsFunction", "StreamFunction")
-API_FUNCTION_IDS = FUNCTION_IDS[:3]
+FUNCTION_IDS = ("ChatFunction", "CompletionsFunction", "EmbeddingsFunction", "MessagesFunction", "ModelsFunction",
+                "ResponsesFunction", "StreamFunction")
+API_FUNCTION_IDS = FUNCTION_IDS[:-1]
 TOOLING = {"pytest", "moto", "openai", "ruff", "mypy", "jsonschema", "boto3-stubs", "types-pyyaml",
            "boto3", "botocore", "s3transfer", "aws-sam-cli", "cfn-lint", "hatchling", "pip", "setuptools"}
 
@@ -109,18 +110,34 @@ def test_transformed_template_lints_clean_and_streams_through_the_alias(
     for name, resource in output["Resources"].items():
         by_type.setdefault(resource["Type"], {})[name] = resource["Properties"]
     url = by_type["AWS::Lambda::Url"]["StreamFunctionUrl"]
-    assert url == {"TargetFunctionArn": {"Ref": "StreamFunctionAliaslive"}, "AuthType": "NONE",
-                   "InvokeMode": "RESPONSE_STREAM"}
-    # A public URL needs both: lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL (Oct. 2025).
-    public = [p for p in by_type["AWS::Lambda::Permission"].values()
-              if p["FunctionName"] == {"Ref": "StreamFunctionAliaslive"} and p["Principal"] == "*"]
-    assert {p["Action"] for p in public} == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
-    assert all(p.get("FunctionUrlAuthType") == "NONE" or p.get("InvokedViaFunctionUrl") is True for p in public)
+    assert {k: v for k, v in url.items() if k != "Cors"} == {
+        "TargetFunctionArn": {"Ref": "StreamFunctionAliaslive"}, "AuthType": {"Ref": "StreamAuthType"},
+        "InvokeMode": "RESPONSE_STREAM"}
+    # A public URL needs both: lambda:InvokeFunctionUrl, and lambda:InvokeFunction via the URL (Oct. 2025);
+    # an AWS_IAM URL gets neither (its callers need both in their own policies).
+    public = {name: r for name, r in output["Resources"].items() if r["Type"] == "AWS::Lambda::Permission"
+              and r["Properties"]["FunctionName"] == {"Ref": "StreamFunctionAliaslive"}}
+    assert {r["Properties"]["Action"] for r in public.values()} == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    for permission in public.values():
+        assert permission["Condition"] == "StreamPublic" and permission["Properties"]["Principal"] == "*"
+        props = permission["Properties"]
+        assert props.get("FunctionUrlAuthType") == "NONE" or props.get("InvokedViaFunctionUrl") is True
     for name in FUNCTION_IDS:
         props = by_type["AWS::Lambda::Function"][name]
         assert props["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
         assert props["Architectures"] == ["arm64"] and props["Runtime"] == "python3.13"
+        assert props["ReservedConcurrentExecutions"]["Fn::If"][0] == name.replace("Function", "Reserved")
     assert set(by_type["AWS::Lambda::Alias"]) == {f"{name}Aliaslive" for name in FUNCTION_IDS}
+    # Each deploy's new version replaces the old one, which CloudFormation then deletes (not Retain).
+    versions = [r for r in output["Resources"].values() if r["Type"] == "AWS::Lambda::Version"]
+    assert len(versions) == len(FUNCTION_IDS) and {v["DeletionPolicy"] for v in versions} == {"Delete"}
+    # HTTP API: stage-wide throttling, and CORS in the OpenAPI body only when origins are given.
+    stage = by_type["AWS::ApiGatewayV2::Stage"]["HttpApiApiGatewayDefaultStage"]
+    assert stage["DefaultRouteSettings"] == {"ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+                                             "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"}}
+    cors = by_type["AWS::ApiGatewayV2::Api"]["HttpApi"]["Body"]["x-amazon-apigateway-cors"]["Fn::If"]
+    assert cors[0] == "CorsOn" and cors[2] == {"Ref": "AWS::NoValue"}
+    assert "authorization" in cors[1]["allowHeaders"] and "x-request-id" in cors[1]["exposeHeaders"]
     # The API invokes the published alias, not $LATEST.
     for permission in by_type["AWS::Lambda::Permission"].values():
         if permission["Principal"] == "apigateway.amazonaws.com":
@@ -160,12 +177,21 @@ def test_api_functions_have_their_routes_with_and_without_v1(template: Any) -> N
         ("POST", "/v1/completions"): "CompletionsFunction", ("POST", "/completions"): "CompletionsFunction",
         ("GET", "/v1/models"): "ModelsFunction", ("GET", "/v1/models/{model+}"): "ModelsFunction",
         ("GET", "/models"): "ModelsFunction", ("GET", "/models/{model+}"): "ModelsFunction",
+        ("POST", "/v1/responses"): "ResponsesFunction", ("POST", "/responses"): "ResponsesFunction",
+        ("POST", "/v1/embeddings"): "EmbeddingsFunction", ("POST", "/embeddings"): "EmbeddingsFunction",
+        ("POST", "/v1/messages"): "MessagesFunction", ("POST", "/messages"): "MessagesFunction",
+        ("POST", "/v1/messages/count_tokens"): "MessagesFunction",
+        ("POST", "/messages/count_tokens"): "MessagesFunction",
     }
 
 
 def test_streaming_function_url_and_web_adapter(template: Any) -> None:
     props = function(template, "StreamFunction")
-    assert props["FunctionUrlConfig"] == {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
+    assert "FunctionUrlConfig" not in props  # declared as its own resource, to take the auth type as a parameter
+    url = template["Resources"]["StreamFunctionUrl"]
+    assert url["Type"] == "AWS::Lambda::Url"
+    assert url["Properties"]["TargetFunctionArn"] == {"Ref": "StreamFunction.Alias"}
+    assert url["Properties"]["InvokeMode"] == "RESPONSE_STREAM"
     assert props["Handler"] == "run.sh"
     env = props["Environment"]["Variables"]
     assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
@@ -185,6 +211,67 @@ def test_snapstart_is_a_parameter(template: Any) -> None:
     globals_ = template["Globals"]["Function"]
     assert globals_["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
     assert globals_["AutoPublishAlias"] == "live"  # SnapStart applies to published versions only
+    # Old versions (each with a billed snapshot when SnapStart is on) are deleted, not retained.
+    assert globals_["VersionDeletionPolicy"] == "Delete"
+
+
+# --- access: auth type, client keys, CORS ---------------------------------------------------------------
+
+
+def test_stream_auth_type_is_a_parameter_the_app_is_told_about(template: Any) -> None:
+    param = template["Parameters"]["StreamAuthType"]
+    assert param["Default"] == "NONE" and param["AllowedValues"] == ["NONE", "AWS_IAM"]
+    assert template["Resources"]["StreamFunctionUrl"]["Properties"]["AuthType"] == {"Ref": "StreamAuthType"}
+    assert template["Conditions"]["StreamIam"] == {"Fn::Equals": [{"Ref": "StreamAuthType"}, "AWS_IAM"]}
+    for name in ("StreamFunctionUrlPublicPermissions", "StreamFunctionURLInvokeAllowPublicAccess"):
+        assert template["Resources"][name]["Condition"] == "StreamPublic"
+    env = function(template, "StreamFunction")["Environment"]["Variables"]
+    assert env["LAMBDAGATE_AUTH"] == {"Fn::If": ["StreamIam", "iam", "key"]}
+    for name in API_FUNCTION_IDS:  # the HTTP API has no IAM authorizer: its functions keep Bearer keys
+        assert "LAMBDAGATE_AUTH" not in function(template, name)["Environment"]["Variables"]
+
+
+def test_legacy_keys_and_cors_reach_every_function(template: Any) -> None:
+    assert template["Parameters"]["AcceptLegacyKeys"]["Default"] == "true"
+    assert template["Parameters"]["CorsAllowedOrigins"]["Default"] == ""
+    pattern = re.compile(template["Parameters"]["CorsAllowedOrigins"]["AllowedPattern"])
+    for good in ("", "*", "https://chat.example.com", "https://a.example.com,http://localhost:5173"):
+        assert pattern.fullmatch(good), good
+    for bad in ("https://a.example.com, http://b", "chat.example.com", "https://a/,"):
+        assert not pattern.fullmatch(bad), bad
+    for name in FUNCTION_IDS:
+        env = function(template, name)["Environment"]["Variables"]
+        assert env["LAMBDAGATE_LEGACY_KEYS"] == {"Fn::If": ["LegacyKeysOn", "on", "off"]}
+        assert env["LAMBDAGATE_CORS"] == "platform"  # the URLs answer CORS; the app stays out (no double headers)
+    url_cors = template["Resources"]["StreamFunctionUrl"]["Properties"]["Cors"]["Fn::If"]
+    api_cors = template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"]["Fn::If"]
+    for cors in (url_cors, api_cors):
+        assert cors[0] == "CorsOn" and cors[2] == {"Ref": "AWS::NoValue"}
+        assert cors[1]["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsAllowedOrigins"}]}
+        assert cors[1]["AllowHeaders"][0] == "authorization"  # named: "*" does not cover it
+        assert "x-request-id" in cors[1]["ExposeHeaders"]
+    assert url_cors[1]["AllowHeaders"] == api_cors[1]["AllowHeaders"]
+
+
+# --- limits ---------------------------------------------------------------------------------------------
+
+
+def test_concurrency_and_throttling_defaults_protect_the_account(template: Any) -> None:
+    params = template["Parameters"]
+    reserved = {name: params[name.replace("Function", "Concurrency")]["Default"] for name in FUNCTION_IDS}
+    assert all(value > 0 for value in reserved.values())
+    # The account's default pool is 1,000 and Lambda keeps 100 unreserved: the defaults leave most of it.
+    assert sum(reserved.values()) <= 300
+    for name in FUNCTION_IDS:
+        parameter = name.replace("Function", "Concurrency")
+        condition = name.replace("Function", "Reserved")
+        assert params[parameter]["MinValue"] == -1  # -1: no reservation (accounts with a small quota)
+        assert template["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, -1]}]}
+        assert template["Resources"][name]["Properties"]["ReservedConcurrentExecutions"] == {
+            "Fn::If": [condition, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]}
+    assert 0 < params["ApiRateLimit"]["Default"] <= params["ApiBurstLimit"]["Default"] <= 1000
+    assert template["Resources"]["HttpApi"]["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": {"Ref": "ApiRateLimit"}, "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"}}
 
 
 def test_function_code_is_one_thin_module_each(template: Any) -> None:
@@ -194,7 +281,7 @@ def test_function_code_is_one_thin_module_each(template: Any) -> None:
         assert resource["Properties"]["CodeUri"] == "functions"
         assert resource["Metadata"] == {"BuildMethod": "makefile"}
         assert re.search(rf"^build-{name}:", makefile, re.M)
-    for folder in ("chat", "completions", "models"):
+    for folder in ("chat", "completions", "embeddings", "messages", "models", "responses"):
         source = (ROOT / "functions" / folder / "app.py").read_text()
         assert "handler = api_handler(endpoints=[" in source
     run_sh = ROOT / "functions" / "stream" / "run.sh"
@@ -240,7 +327,8 @@ def test_iam_is_least_privilege(template: Any) -> None:
     granted = {action for _, statement, _ in found for action in as_list(statement["Action"])}
     assert granted == {"logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "ssm:GetParameters",
                        "ssm:GetParametersByPath", "kms:Decrypt", "bedrock:InvokeModel",
-                       "bedrock:InvokeModelWithResponseStream"}
+                       "bedrock:InvokeModelWithResponseStream", "bedrock:CountTokens", "bedrock:ApplyGuardrail",
+                       "dynamodb:UpdateItem", "dynamodb:GetItem"}  # the limits table (test_limits_template.py)
     for _, statement, condition in found:
         assert statement["Effect"] == "Allow"
         assert "*" not in as_list(statement["Resource"]), statement
@@ -252,12 +340,22 @@ def test_iam_is_least_privilege(template: Any) -> None:
         elif actions == ["kms:Decrypt"]:
             via_ssm = {"Fn::Sub": "ssm.${AWS::Region}.amazonaws.com"}
             assert statement["Condition"] == {"StringEquals": {"kms:ViaService": via_ssm}}
+        elif actions == ["bedrock:ApplyGuardrail"]:
+            # guardrail_config needs it (Bedrock user guide, "Set up permissions to use guardrails"):
+            # the account's guardrails, and their profiles for cross-Region guardrails.
+            assert condition == "BedrockOn"
+            assert [r["Fn::Sub"] for r in statement["Resource"]] == [
+                "arn:${AWS::Partition}:bedrock:*:${AWS::AccountId}:guardrail/*",
+                "arn:${AWS::Partition}:bedrock:*:${AWS::AccountId}:guardrail-profile/*"]
         elif actions[0].startswith("bedrock:"):
             assert condition == "BedrockOn"  # only when EnableBedrock is true
+        elif actions[0].startswith("dynamodb:"):
+            assert statement["Resource"] == {"Fn::GetAtt": ["LimitsTable", "Arn"]}
         else:
             assert actions[0].startswith("logs:")
             assert statement["Resource"] == [{"Fn::GetAtt": [f"{n}LogGroup", "Arn"]}
-                                             for n in ("Chat", "Completions", "Models", "Stream")]
+                                             for n in ("Chat", "Completions", "Embeddings", "Models", "Responses",
+                                                       "Messages", "Stream")]
         if not actions[0].startswith("bedrock:"):
             assert condition is None
     assert template["Parameters"]["EnableBedrock"]["Default"] == "false"
@@ -293,7 +391,12 @@ def test_outputs(template: Any) -> None:
     params = template["Parameters"]
     assert params["ConfigPrefix"]["Default"] == "/lambdagate"
     assert set(params) >= {"ConfigPrefix", "LogLevel", "LwaLayerVersion", "LwaLayerArn", "MemorySize",
-                           "EnableSnapStart", "EnableBedrock"}
+                           "EnableSnapStart", "EnableBedrock", "StreamAuthType", "AcceptLegacyKeys",
+                           "CorsAllowedOrigins", "ChatConcurrency", "CompletionsConcurrency", "ModelsConcurrency",
+                           "StreamConcurrency", "ApiRateLimit", "ApiBurstLimit"}
+    grouped = [name for group in template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+               for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(params)  # `sam deploy --guided` and the console show every one
 
 
 # --- events -------------------------------------------------------------------------------------------
@@ -308,8 +411,13 @@ def test_events_use_the_documented_dev_key_and_mock_model() -> None:
     for path in files:
         event = json.loads(path.read_text())
         headers = {k.lower(): v for k, v in event["headers"].items()}
-        scheme, key = headers["authorization"].split(" ")
-        assert scheme == "Bearer" and hashlib.sha256(key.encode()).hexdigest() in dev_hashes
+        scheme, key = headers["authorization"].split(" ", 1)
+        if "iam" in event["requestContext"].get("authorizer", {}):
+            # A request signed for an AWS_IAM URL: SigV4 in Authorization, the verified caller in the context.
+            assert scheme == "AWS4-HMAC-SHA256" and "/lambda/aws4_request" in key and headers["x-amz-date"]
+            assert event["requestContext"]["authorizer"]["iam"]["userArn"].startswith("arn:aws:")
+        else:
+            assert scheme == "Bearer" and hashlib.sha256(key.encode()).hexdigest() in dev_hashes
         if event.get("body"):
             assert json.loads(event["body"])["model"] == "mock-gpt"
         if path.name.endswith("-rest.json"):

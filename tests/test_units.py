@@ -20,7 +20,7 @@ from lambdagate.config.schema import KeyRecord
 from lambdagate.config.secrets import SecretUnavailable, resolve_secret
 from lambdagate.errors import AuthenticationFailed, InvalidRequest, UnsupportedParameter, scrub, upstream_error
 from lambdagate.observability import RequestRecord, usage_of
-from lambdagate.providers.base import UNSET, CallContext, JSONBody, Param, RawJSON, map_params
+from lambdagate.providers.base import UNSET, CallContext, Capabilities, JSONBody, Param, RawJSON, map_params
 from lambdagate.types import ChatCompletionRequest, CompletionRequest, NamedToolChoice
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,7 +210,8 @@ def test_relay_formats_events_and_ends_cleanly_on_error() -> None:
         raise UpstreamError("provider fell over", status=502)
 
     record = RequestRecord(request_id="r", endpoint="chat")
-    events = _collect(relay(({"n": 1}, chunks()), record, 0.0, 0))
+    # Writes may carry several events (the error and [DONE] leave together): compare the events.
+    events = [e + b"\n\n" for e in b"".join(_collect(relay(({"n": 1}, chunks()), record, 0.0, 0))).split(b"\n\n") if e]
     assert events[0] == b'data: {"n":1}\n\n' and events[1] == b'data: {"n":2}\n\n'
     error = json.loads(events[2][len(b"data: "):])
     assert error["error"]["message"] == "provider fell over" and events[-1] == b"data: [DONE]\n\n"
@@ -222,17 +223,24 @@ def test_relay_sends_keepalives_while_waiting() -> None:
         return
         yield  # pragma: no cover
 
-    async def slow_open() -> tuple[Any, AsyncIterator[JSONBody]]:
-        await asyncio.sleep(0.25)
-        return {"first": True}, empty()
-
     record = RequestRecord(request_id="r", endpoint="chat")
 
     async def run() -> list[bytes]:
-        return [item async for item in relay(slow_open(), record, 0.0, 0.05)]
+        first_chunk = asyncio.Event()  # the upstream answers once three keep-alives have left
 
-    events = asyncio.run(run())
-    assert events.count(b": keep-alive\n\n") >= 3
+        async def slow_open() -> tuple[Any, AsyncIterator[JSONBody]]:
+            await first_chunk.wait()
+            return {"first": True}, empty()
+
+        written = []
+        async for item in relay(slow_open(), record, 0.0, 0.01):
+            written.append(item)
+            if b"".join(written).count(b": keep-alive\n\n") >= 3:
+                first_chunk.set()
+        return [e + b"\n\n" for e in b"".join(written).split(b"\n\n") if e]  # events, however written
+
+    events = asyncio.run(asyncio.wait_for(run(), timeout=10))
+    assert events[:3] == [b": keep-alive\n\n"] * 3
     assert events[-2:] == [b'data: {"first":true}\n\n', b"data: [DONE]\n\n"]
 
 
@@ -262,7 +270,8 @@ def test_best_of_ranks_chat_candidates_by_mean_logprob() -> None:
 
     class Scored(Provider):
         type_name = "scored"
-        chat_params = {"logprobs": Param(), "top_logprobs": Param(), "max_tokens": Param()}
+        capabilities = Capabilities(logprobs=True)
+        params = {"logprobs": Param(), "top_logprobs": Param(), "max_tokens": Param()}
 
         def __init__(self) -> None:
             self.calls: list[ChatCompletionRequest] = []

@@ -107,8 +107,8 @@ class UpstreamError(GatewayError):
         retry_after: float | None = None,
         upstream_status: int | None = None,
     ) -> None:
-        headers = {"retry-after": str(max(1, round(retry_after)))} if retry_after else None
-        super().__init__(message, status=status, type=type, code=code, param=param, headers=headers)
+        super().__init__(message, status=status, type=type, code=code, param=param,
+                         headers=retry_after_headers(retry_after))
         self.retry_after = retry_after
         self.upstream_status = upstream_status if upstream_status is not None else status
 
@@ -124,6 +124,13 @@ class UpstreamTimeout(GatewayError):
     code = "upstream_timeout"
 
 
+class DeadlineExceeded(UpstreamTimeout):
+    """The request's one deadline passed (its ``timeout``, ``request_timeout``, the Lambda's time
+    or API Gateway's limit): no attempt, retry, backoff or fallback runs past it."""
+
+    code = "deadline_exceeded"
+
+
 class UpstreamUnavailable(GatewayError):
     """The provider could not be reached at all (DNS, refused connection, TLS)."""
 
@@ -136,6 +143,17 @@ class ProviderNotConfigured(GatewayError):
     status = 503
     type = "server_error"
     code = "provider_not_configured"
+
+
+def retry_after_headers(retry_after: float | None) -> dict[str, str] | None:
+    """``retry-after`` (whole seconds, at least 1) and ``retry-after-ms`` for a wait the upstream asked for.
+
+    The OpenAI SDKs read ``retry-after-ms`` first, so they get the exact wait; other clients get
+    the standard header.
+    """
+    if not retry_after or retry_after <= 0:
+        return None
+    return {"retry-after": str(max(1, round(retry_after))), "retry-after-ms": str(max(1, round(retry_after * 1000)))}
 
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -210,24 +228,33 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
 
 
 def describe_failure(exc: BaseException) -> str:
-    """An unexpected exception for the log: its type, scrubbed message and where it was raised.
+    """An unexpected exception for the log: its type and where it was raised, never its message.
 
-    A full traceback would repeat exception messages verbatim, and those of HTTP libraries quote
-    the URL they failed on; this keeps the frames (file, line, function) and scrubs the message.
+    A full traceback would repeat exception messages verbatim: those of HTTP libraries quote the
+    URL they failed on, others quote the value (a prompt, a key) they choked on. The type and the
+    frames (file, line, function) say where to look without carrying any of it.
     """
     import traceback
 
     frames = traceback.extract_tb(exc.__traceback__)[-8:]
     where = " < ".join(f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno} {frame.name}" for frame in reversed(frames))
-    return f"{type(exc).__name__}: {scrub(str(exc))[:300]} at {where}"
+    return f"{type(exc).__name__} at {where}"
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` (or ``retry-after-ms``-derived) header value, if numeric."""
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` value: delay-seconds, or an HTTP date (RFC 9110 10.2.3)."""
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        return None
+        import time
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+        return max(0.0, seconds)
     return seconds if seconds >= 0 else None

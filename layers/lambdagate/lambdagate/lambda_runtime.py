@@ -1,16 +1,20 @@
-"""What the Lambda entry points in functions/ share: handler wrapping, request ids, SnapStart hooks.
+"""What the Lambda entry points in functions/ share: handler wrapping, request ids, payload limit, SnapStart hooks.
 
 The function modules stay a few lines each (DESIGN.md: "a thin entry module each"); everything
 that is Lambda-specific but not endpoint-specific lives here, so it is typed, linted and tested
 with the package.
 
+Init does everything the first request would otherwise pay for, because init is where Lambda's
+CPU is cheapest to spend (it runs before the first request is waited on) and what SnapStart
+snapshots: the app, the telemetry objects, the upstream HTTP client with its imports and TLS
+context (:func:`lambdagate.upstream_http.prepare`), and the configuration store's client (the SSM
+store's boto3 client). No connection is opened and no AWS call is made.
+
 SnapStart: Lambda runs a function's init once, snapshots the memory and resumes every new
-environment from that snapshot. Init here only imports code and builds the app: the upstream
-connection pool, the boto3 clients and the configuration caches are all created lazily on the
-first request, so a snapshot holds none of them. :func:`after_restore` still drops each of them
-(sockets and credentials from before a snapshot are stale, cached config may be old) and reseeds
-``random`` (used for weighted routing and retry jitter), which would otherwise replay the same
-sequence in every restored environment.
+environment from that snapshot. :func:`after_restore` drops what may be stale there (an upstream
+pool, the store's client and cached config) and reseeds ``random`` (used for weighted routing and
+retry jitter), which would otherwise replay the same sequence in every restored environment; the
+imports and the TLS context stay, so the first request after a restore builds only small objects.
 """
 
 from __future__ import annotations
@@ -35,14 +39,32 @@ LAMBDA_CONTEXT_HEADER = b"x-amzn-lambda-context"
 RESTORE_PATH_ENV = "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"
 """Set on the streaming function: the adapter POSTs to this path after a SnapStart restore."""
 
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+"""Lambda's limit on a synchronous invocation's request and response payloads (6 MB each way)."""
+
 _apps: list[Any] = []
 
 
+REQUEST_PATH_MODULES = ("lambdagate.cost.prices",)
+"""Modules their importers load on first use (building an app does not need them) that every
+request reaches: imported at init so that the first request imports nothing
+(``tests/test_init_first_request.py`` names any other)."""
+
+
 def prepare() -> None:
-    """Init-time setup of an entry point: telemetry objects and the SnapStart hook."""
+    """Init-time setup of an entry point: telemetry objects, the upstream client, the SnapStart hook."""
+    from importlib import import_module
+
+    from lambdagate import upstream_http
     from lambdagate.observability import powertools
 
     powertools.setup()
+    upstream_http.prepare()
+    for name in REQUEST_PATH_MODULES:
+        try:
+            import_module(name)
+        except ModuleNotFoundError as exc:  # moved or gone: the first request imports what it needs
+            logger.debug("request-path module %s not imported at init: %s", name, exc)
     register_snapstart_hooks()
 
 
@@ -63,7 +85,7 @@ def api_handler(endpoints: Collection[str]) -> LambdaHandler:
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         _set_correlation_id(getattr(context, "aws_request_id", None))
-        return mangum(event, context)
+        return fit_payload(mangum(event, context))
 
     from lambdagate.observability import powertools
 
@@ -72,6 +94,37 @@ def api_handler(endpoints: Collection[str]) -> LambdaHandler:
         wrapped: LambdaHandler = powertools.logger().inject_lambda_context(handler, clear_state=True)
         return wrapped
     return handler
+
+
+def fit_payload(result: dict[str, Any], limit: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """``result``, or an OpenAI-shaped 502 in its place when Lambda could not return it.
+
+    A synchronous invocation returns at most 6 MB of JSON (the whole document: status, headers and
+    the JSON-escaped body). Past it, Lambda fails the invocation and the client gets the platform's
+    bare 502 (API Gateway: ``{"message": "Internal Server Error"}``), which no SDK can explain; here
+    it gets an error saying what happened and what to do (the streaming URL has no such limit).
+    """
+    body = result.get("body")
+    if not isinstance(body, str) or len(body) < limit // 7:  # JSON escaping grows a string at most 6x
+        return result
+    size = len(json.dumps(result).encode("utf-8"))
+    if size <= limit:
+        return result
+    logger.warning("response of %d bytes is over Lambda's %d-byte payload limit: answered 502", size, limit)
+    from lambdagate.errors import GatewayError
+
+    error = GatewayError(
+        f"The response ({size} bytes) is larger than the {limit // (1024 * 1024)} MB a buffered Lambda response "
+        "may hold. Ask for less (max_tokens, n), or use the streaming URL, which has no such limit.",
+        status=502, type="api_error", code="response_too_large")
+    for container in ("headers", "multiValueHeaders"):
+        headers = result.get(container)
+        if isinstance(headers, dict):
+            for name in [n for n in headers if n.lower() in ("content-type", "content-length", "content-encoding")]:
+                del headers[name]
+            headers["content-type"] = ["application/json"] if container == "multiValueHeaders" else "application/json"
+    result.update(statusCode=error.status, body=json.dumps(error.body()), isBase64Encoded=False)
+    return result
 
 
 def streaming_app() -> ASGIApp:
@@ -95,6 +148,7 @@ def _adopt(app: Any) -> None:
     """
     _apps.append(app)
     store = getattr(getattr(app.state, "gateway", None), "store", None)
+    load_configured_providers(store)
     prepare_store = getattr(store, "prepare", None)
     if not callable(prepare_store):
         return
@@ -105,6 +159,48 @@ def _adopt(app: Any) -> None:
         prepare_store()
     except Exception as exc:  # the first request builds it again and reports what is wrong
         logger.warning("configuration store not prepared at init: %s", type(exc).__name__)
+
+
+PROVIDER_REQUEST_MODULES: dict[str, tuple[str, ...]] = {
+    "openai": ("lambdagate.providers.openai.responses_api.bridge",),
+}
+"""Modules an adapter imports inside every request rather than with itself (imported with it here)."""
+
+
+def load_configured_providers(store: Any) -> list[str]:
+    """Import the adapters of the provider types a file configuration names; the types loaded.
+
+    A file store knows its providers without a call, so their adapters are imported at init and
+    the first request imports nothing. A remote store (SSM) is not asked at init: its providers'
+    adapters load on the first request that routes to them (a few milliseconds each), and types
+    no configuration names are never loaded (DESIGN.md: provider modules stay lazy).
+    """
+    from lambdagate.config.file_store import FileConfigStore
+
+    if not isinstance(store, FileConfigStore):
+        return []
+    from importlib import import_module
+
+    from lambdagate.providers.presets import PRESETS
+    from lambdagate.providers.registry import PROVIDER_MODULES, get_provider
+
+    config = store.config
+    names = set(config.providers) | {d.provider for ds in config.models.values() for d in ds if d.provider}
+    loaded = []
+    for name in sorted(names):
+        provider = config.providers.get(name)
+        kind = (provider.type if provider is not None else None) or name
+        kind = PRESETS[kind].adapter if kind in PRESETS else kind
+        if kind in PROVIDER_MODULES and kind not in loaded:
+            try:
+                get_provider(kind)
+                for module in PROVIDER_REQUEST_MODULES.get(kind, ()):
+                    import_module(module)
+            except Exception as exc:  # the request that needs it reports the problem
+                logger.warning("provider type %s not loaded at init: %s", kind, type(exc).__name__)
+                continue
+            loaded.append(kind)
+    return loaded
 
 
 class LambdaContext:
@@ -171,11 +267,13 @@ def after_restore() -> None:
     upstream_http.reset_client()
     random.seed()
     for app in _apps:
-        store = getattr(getattr(app.state, "gateway", None), "store", None)
-        # A store holding clients or cached values (SSM) can drop them; a file store has nothing to drop.
-        reset = getattr(store, "reset", None)
-        if callable(reset):
-            reset()
+        gateway = getattr(app.state, "gateway", None)
+        # Stores holding clients or cached values (SSM, the limits table, cached teams) drop them; a
+        # file store has nothing to drop.
+        for part in (getattr(gateway, "store", None), getattr(gateway, "limits", None)):
+            reset = getattr(part, "reset", None)
+            if callable(reset):
+                reset()
     logger.info("restored from a SnapStart snapshot: upstream pool, config caches and seeds reset")
 
 

@@ -3,21 +3,38 @@
 Most of the gateway's CPU per request is spent here, so the choice of client lives in this one
 module and follows measurement: the httpx API on the aiohttp transport cost about 1.0 ms of CPU
 per proxied request against 1.7 ms for httpx's own transport (see DESIGN.md and ``bench/``).
-aiohttp is imported on first use, not at import time, so a cold start that serves a request
-without an upstream (``mock``, an auth failure) never pays for it.
+
+Importing this module costs nothing; :func:`prepare` imports the client stack (httpx,
+httpx-aiohttp, aiohttp, httpx-sse) and builds the client and its TLS context. The Lambda entry
+points call it during init (``lambda_runtime``), where SnapStart snapshots the result and an
+on-demand cold start pays it before the first request is waited on: measured, the stack was about
+300 ms of CPU inside the first request otherwise (two seconds at 256 MB's CPU share). Elsewhere
+(tests, ``lambdagate serve``) the first :func:`get_client` does it.
+
+Two costs are avoided on purpose. httpx imports its command-line client from its package
+``__init__`` (click, and rich and pygments where installed); the gateway never runs it, so a stand-in
+module takes its place before httpx is imported. And aiohttp builds its verified default TLS
+context when it is imported (the system trust store: ``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured);
+upstream connections use that one rather than load a second CA bundle (certifi's, httpx's default),
+which costs as much again (about 50 ms of CPU each on the development machine).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import types
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 _client: httpx.AsyncClient | None = None
 _client_loop: asyncio.AbstractEventLoop | None = None
+_tls: ssl.SSLContext | None = None
 
 TRANSPORT_ENV = "LAMBDAGATE_HTTP_TRANSPORT"
 """``aiohttp`` (default) or ``httpx``: which transport carries upstream requests."""
@@ -32,43 +49,94 @@ def _quiet_http_loggers() -> None:
         library_logger.setLevel(max(library_logger.getEffectiveLevel(), logging.WARNING))
 
 
+def _no_cli() -> None:
+    raise RuntimeError("httpx's command-line client is not loaded in the gateway")
+
+
+def _import_httpx() -> None:
+    """Import httpx without its command-line client (``httpx/__init__`` does ``from ._main import main``)."""
+    if "httpx" not in sys.modules and "httpx._main" not in sys.modules:
+        stand_in = types.ModuleType("httpx._main", "httpx's command-line client, not loaded by lambdagate")
+        stand_in.main = _no_cli  # type: ignore[attr-defined]
+        sys.modules["httpx._main"] = stand_in
+    import httpx  # noqa: F401
+
+
+def tls_context() -> ssl.SSLContext:
+    """The verified TLS context of upstream connections, built once per process."""
+    global _tls
+    if _tls is None:
+        from aiohttp import connector
+
+        context = getattr(connector, "_SSL_CONTEXT_VERIFIED", None)  # built by aiohttp's import
+        if context is None:  # an aiohttp without it: build one (a CA bundle load)
+            import ssl
+
+            context = ssl.create_default_context()
+        _tls = context
+    return _tls
+
+
 def _new_client() -> httpx.AsyncClient:
+    _import_httpx()
     import httpx
 
     _quiet_http_loggers()
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=60)
     # Timeouts are set per request from the routed deployment; None here means "unset".
     if os.environ.get(TRANSPORT_ENV, "aiohttp") == "httpx":
-        return httpx.AsyncClient(limits=limits, timeout=None, trust_env=False)
+        return httpx.AsyncClient(limits=limits, timeout=None, trust_env=False, verify=tls_context())
     from httpx_aiohttp import AiohttpTransport
 
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(limits=limits, trust_env=False), timeout=None, trust_env=False
-    )
+    # The transport opens its aiohttp session (bound to the running loop) on its first request.
+    transport = AiohttpTransport(verify=tls_context(), limits=limits, trust_env=False)
+    return httpx.AsyncClient(transport=transport, timeout=None, trust_env=False)
+
+
+def prepare() -> None:
+    """Import the client stack and build the client now (Lambda init), without opening a connection.
+
+    The client is not bound to an event loop until it sends its first request, so it is safe to
+    build before any loop runs; :func:`get_client` adopts it for the first loop that asks.
+    """
+    global _client, _client_loop
+    if _client is None or _client.is_closed:
+        _client, _client_loop = _new_client(), None
+    import httpx_sse  # noqa: F401  (the SSE reader of providers/http.py)
 
 
 def get_client() -> httpx.AsyncClient:
     """The client for the running event loop, created on first use.
 
-    A client's connection pool belongs to the loop that created it; Lambda (through Mangum) keeps
-    one loop for the life of the environment, tests and CLIs may not, so a new loop gets a new
-    client instead of a pool bound to a dead loop.
+    A client's connection pool belongs to the loop that first used it; Lambda (through Mangum)
+    keeps one loop for the life of the environment, tests and CLIs may not, so a new loop gets a
+    new client instead of a pool bound to a dead loop.
     """
     global _client, _client_loop
     loop = asyncio.get_running_loop()
-    if _client is None or _client_loop is not loop or _client.is_closed:
-        _client, _client_loop = _new_client(), loop
+    if _client is None or _client.is_closed or (_client_loop is not None and _client_loop is not loop):
+        _client = _new_client()
+    _client_loop = loop
     return _client
 
 
 async def close_client() -> None:
+    """Close the pool when it belongs to the running loop (a server shutting down its own loop).
+
+    A pool made on another loop (another server in the same process) cannot be closed from here:
+    it is only forgotten, and goes with its loop.
+    """
     global _client, _client_loop
-    if _client is not None and not _client.is_closed:
+    if _client is not None and not _client.is_closed and _client_loop is asyncio.get_running_loop():
         await _client.aclose()
     _client, _client_loop = None, None
 
 
 def reset_client() -> None:
-    """Forget the pool without awaiting it: for SnapStart restore, where sockets are stale."""
+    """Forget the pool without awaiting it: for SnapStart restore, where sockets are stale.
+
+    The imports and the TLS context stay (nothing in them is tied to a connection or a secret), so
+    the next :func:`get_client` only builds the client object again.
+    """
     global _client, _client_loop
     _client, _client_loop = None, None

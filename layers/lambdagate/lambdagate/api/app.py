@@ -9,25 +9,25 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdagate import __version__
-from lambdagate.api.gateway import Endpoint, Gateway
-from lambdagate.api.requests import validation_error
+from lambdagate.api.cors import SettingsCors, platform_answers_cors
+from lambdagate.api.docs import add_docs_routes
+from lambdagate.api.gateway import Gateway
 from lambdagate.api.responses import error_response
 from lambdagate.config import load_store
 from lambdagate.config.store import ConfigStore
-from lambdagate.errors import GatewayError, InvalidRequest, describe_failure
+from lambdagate.errors import GatewayError, describe_failure
 
 logger = logging.getLogger("lambdagate.api")
 
-ENDPOINTS = ("chat", "completions", "models")
+ENDPOINTS = ("chat", "completions", "models", "embeddings", "responses", "messages", "count_tokens")
 _ROUTES = {
     "chat": ("/chat/completions", "POST", "ChatCompletionRequest", "Create a chat completion"),
     "completions": ("/completions", "POST", "CompletionRequest", "Create a text completion"),
@@ -47,7 +47,9 @@ def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = EN
     app = FastAPI(
         title="lambdagate", version=__version__, lifespan=_lifespan,
         description="OpenAI-compatible LLM gateway. Authenticate with `Authorization: Bearer <key>`.",
+        docs_url=None, redoc_url=None,  # added below, with local assets instead of a CDN's (api/docs.py)
     )
+    add_docs_routes(app)
     app.state.gateway = gateway
 
     for endpoint in endpoints:
@@ -55,14 +57,23 @@ def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = EN
             _add_models_routes(app, gateway)
         elif endpoint in _ROUTES:
             _add_completion_route(app, gateway, endpoint)
+        elif endpoint == "embeddings":
+            from lambdagate.api import embeddings  # imported only by apps that serve it
+
+            embeddings.add_routes(app, gateway)
         else:
-            raise ValueError(f"unknown endpoint {endpoint!r}")
+            from lambdagate.api import doors  # the other APIs' front doors (Responses), imported when served
+
+            if endpoint not in doors.ROUTES:
+                raise ValueError(f"unknown endpoint {endpoint!r}")
+            doors.add_routes(app, gateway, endpoint, warm=len(endpoints) == 1)
 
     app.add_exception_handler(GatewayError, _gateway_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     _document_request_bodies(app)
+    if not platform_answers_cors():  # on AWS the URLs answer CORS themselves (api/cors.py)
+        app.add_middleware(SettingsCors, store=gateway.store)
     return app
 
 
@@ -77,7 +88,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _add_completion_route(app: FastAPI, gateway: Gateway, endpoint: str) -> None:
     path, method, schema, summary = _ROUTES[endpoint]
-    kind: Endpoint = "chat" if endpoint == "chat" else "completions"
+    kind: Literal["chat", "completions"] = "chat" if endpoint == "chat" else "completions"
 
     async def create(request: Request) -> Response:
         return await gateway.complete(request, kind)
@@ -137,13 +148,6 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    message = errors[0].get("msg", "Invalid request.") if errors else "Invalid request."
-    return error_response(InvalidRequest(str(message)))
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
@@ -152,7 +156,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"Method {request.method} is not allowed for {request.url.path}."
     else:
         message = str(exc.detail)
-    return error_response(GatewayError(message, status=exc.status_code, type="invalid_request_error"))
+    error = GatewayError(message, status=exc.status_code, type="invalid_request_error")
+
+    async def fail(*_: Any) -> Response:
+        raise error
+
+    # Through the gateway, so a request to no route is logged and answered with its request id too.
+    gateway: Gateway = request.app.state.gateway
+    return await gateway.serve(request, "other", fail)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -161,4 +172,4 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(GatewayError("The gateway failed to process the request.", status=500))
 
 
-__all__ = ["ENDPOINTS", "create_app", "validation_error"]
+__all__ = ["ENDPOINTS", "create_app"]

@@ -9,19 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-
-class SecretUnavailable(LookupError):
-    """A secret reference that cannot be resolved (unset variable, missing parameter).
-
-    The message names the reference (``env:OPENAI_API_KEY``), never a value.
-    """
-
+from lambdagate.config.errors import SecretUnavailable
 
 SsmReader = Callable[[str], str]
 
 
 def resolve_secret(reference: str | None, ssm_reader: SsmReader | None = None) -> str | None:
-    """The secret a reference points to; plain strings are returned as they are."""
+    """The secret a reference points to; plain strings are returned as they are.
+
+    ``ssm:`` references are read with ``ssm_reader``, by default the process-wide parameter cache
+    (imported only then: it is where boto3 comes in).
+    """
     if reference is None:
         return None
     if reference.startswith("env:"):
@@ -32,7 +30,7 @@ def resolve_secret(reference: str | None, ssm_reader: SsmReader | None = None) -
         return value
     if reference.startswith("ssm:"):
         if ssm_reader is None:
-            from lambdagate.config.ssm import read_secure_parameter
+            from lambdagate.config.ssm_cache import read_secure_parameter
 
             ssm_reader = read_secure_parameter
         try:
@@ -42,3 +40,6 @@ def resolve_secret(reference: str | None, ssm_reader: SsmReader | None = None) -
         except Exception as exc:  # any SSM failure means the same thing to the caller
             raise SecretUnavailable(f"SSM parameter {reference[4:]} could not be read") from exc
     return reference
+
+
+__all__ = ["SecretUnavailable", "SsmReader", "resolve_secret"]

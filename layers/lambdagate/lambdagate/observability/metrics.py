@@ -12,12 +12,12 @@ create a custom metric per name, so those requests are counted under ``model=(no
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lambdagate.observability import powertools
 
 if TYPE_CHECKING:
-    from lambdagate.observability.records import RequestRecord
+    from lambdagate.observability.record import RequestRecord
 
 NONE = "(none)"
 REQUESTS, ERRORS, ERRORS_BY_TYPE = "Requests", "Errors", "ErrorsByType"
@@ -63,7 +63,47 @@ def emit_metrics(record: RequestRecord) -> None:
             metrics.add_dimension("error_type", record.error_type or f"http_{record.status}")
             metrics.add_metric(ERRORS_BY_TYPE, MetricUnit.Count, 1)
             metrics.flush_metrics()
+        if record.key_name is not None:
+            _emit_by_key(metrics, record, dims["model"])
     finally:
         # Powertools keeps the buffer when metrics are disabled (POWERTOOLS_METRICS_DISABLED) or a
         # flush failed; the next request must not inherit this one's dimensions.
+        metrics.clear_metrics()
+
+
+# --- spend and limits per key, team and model (lambdagate.limits) ------------------------------
+
+SPEND, KEY_REQUESTS = "SpendUSD", "KeyRequests"
+LIMIT_REJECTIONS, LIMIT_STORE_ERRORS = "LimitRejections", "LimitStoreErrors"
+
+
+def _emit_by_key(metrics: Any, record: RequestRecord, model: str) -> None:
+    """One more EMF document for an authenticated request, by ``key``, ``team`` and ``model``.
+
+    Key and team names come from the configuration (a request only gets here once its key is
+    known), so they bound the dimension values as the model's do.
+    """
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics.add_dimension("key", record.key_name or NONE)
+    metrics.add_dimension("team", record.team or NONE)
+    metrics.add_dimension("model", model)
+    metrics.add_metric(KEY_REQUESTS, MetricUnit.Count, 1)
+    metrics.add_metric(LIMIT_REJECTIONS, MetricUnit.Count, 1 if record.limited else 0)
+    metrics.add_metric(LIMIT_STORE_ERRORS, MetricUnit.Count, 1 if record.limits_error else 0)
+    if record.cost_usd is not None:
+        metrics.add_metric(SPEND, MetricUnit.NoUnit, round(record.cost_usd, 10))
+    metrics.flush_metrics()
+
+
+def emit_limit_store_error(operation: str) -> None:
+    """A store failure after the request's own metrics were written (a settlement that was lost)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics = powertools.metrics()
+    try:
+        metrics.add_dimension("operation", operation)
+        metrics.add_metric(LIMIT_STORE_ERRORS, MetricUnit.Count, 1)
+        metrics.flush_metrics()
+    finally:
         metrics.clear_metrics()

@@ -16,7 +16,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_json
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -63,6 +66,48 @@ def logger() -> Logger:
     return _logger
 
 
+_STANDARD_KEYS = ("level", "location", "message", "timestamp")
+_TRACE_ENV = "_X_AMZN_TRACE_ID"
+
+
+def info_line(message: str, fields: dict[str, Any], correlation_id: str | None = None) -> None:
+    """One INFO line in the Powertools logger's JSON format, written straight to stdout.
+
+    It carries what ``logger().info(message, extra=fields)`` would (level, location, message,
+    timestamp, service, the Lambda context keys and ``cold_start``, the correlation id, the X-Ray
+    trace id, ``fields``; None values left out) without building a ``LogRecord``, finding the
+    caller's frame and formatting through the handler: that machinery was about 6% of a
+    request's CPU on the development machine, for the one line every request writes. A logger
+    whose formatter is not Powertools' own (``log_record_order``, a custom formatter) gets the
+    ordinary ``info`` call instead.
+    """
+    log = logger()
+    if correlation_id is not None:
+        log.set_correlation_id(correlation_id)
+    if not logging.getLogger(log.name).isEnabledFor(logging.INFO):  # the stdlib logger Powertools configured
+        return
+    formatter = log.registered_formatter
+    keys = getattr(formatter, "log_format", None)
+    if type(formatter).__name__ != "LambdaPowertoolsFormatter" or not isinstance(keys, dict) \
+            or tuple(keys)[:4] != _STANDARD_KEYS:
+        log.info(message, extra=fields, stacklevel=2)
+        return
+    now = datetime.now(UTC) if getattr(formatter, "utc", False) else datetime.now().astimezone()
+    caller = sys._getframe(1)
+    line: dict[str, Any] = {"level": "INFO", "location": f"{caller.f_code.co_name}:{caller.f_lineno}",
+                            "message": message, "timestamp": now.isoformat(timespec="milliseconds")}
+    for name, value in keys.items():
+        if name not in line and value is not None:
+            line[name] = value
+    for name, value in fields.items():
+        if value is not None:
+            line[name] = value
+    trace = os.environ.get(_TRACE_ENV)
+    if trace and keys.get("xray_trace_id", "") is not None:
+        line["xray_trace_id"] = trace.split(";")[0].replace("Root=", "")
+    sys.stdout.write(to_json(line).decode() + "\n")
+
+
 def metrics() -> EphemeralMetrics:
     """One metrics buffer, flushed after every request (so streams and buffered calls alike report).
 
@@ -83,6 +128,7 @@ def setup() -> None:
         logger()
     if metrics_enabled():
         metrics()
+        import lambdagate.observability.metrics  # noqa: F401  (the request's metrics writer)
 
 
 def reset() -> None:

@@ -1,7 +1,7 @@
 """``n`` choices from providers that answer one at a time: parallel calls, merged as OpenAI would.
 
-A client asking for ``n=3`` expects three choices. When the provider's parameter table has no
-``n``, the request is sent ``n`` times in parallel with ``n`` unset, and the answers are merged:
+A client asking for ``n=3`` expects three choices. When the provider declares no native ``n``
+(:attr:`Capabilities.n`), the request is sent ``n`` times in parallel with ``n`` unset, and the answers are merged:
 choice ``i`` comes from call ``i``, usage is summed (each call is billed), and streams are
 interleaved as their chunks arrive with each stream's choice renumbered.
 """
@@ -13,19 +13,38 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
+from lambdagate.errors import InvalidRequest
 from lambdagate.providers import shapes
-from lambdagate.providers.base import CallContext, JSONBody, Provider, RawJSON, Target
+from lambdagate.providers.base import CallContext, Provider, Target
 from lambdagate.types import ChatCompletionRequest, StreamOptions
+from lambdagate.wire import JSONBody, RawJSON
 
 T = TypeVar("T")
 
 
 def as_dict(body: JSONBody) -> dict[str, Any]:
+    """A body as a dict: passthrough bytes were already checked to be a JSON object upstream."""
     return json.loads(body.data) if isinstance(body, RawJSON) else body
 
 
-def _fans_out(provider: Provider, request: ChatCompletionRequest) -> bool:
-    return (request.n or 1) > 1 and "n" not in provider.chat_params
+def check_upstream_calls(calls: int, ctx: CallContext, target: Target, *, param: str, detail: str) -> None:
+    """Refuse, naming ``param``, a request that would take more than ``max_upstream_calls`` calls.
+
+    Counted before anything is built per call, so a request for 100,000 calls costs nothing.
+    """
+    limit = ctx.max_upstream_calls
+    if calls > limit:
+        raise InvalidRequest(
+            f"This request needs {calls} upstream calls ({detail}) on the '{target.provider_type}' provider, "
+            f"over the limit of {limit} calls per request (settings.max_upstream_calls); send fewer prompts "
+            "per request or a smaller n or best_of.",
+            param=param, code="too_many_upstream_calls",
+        )
+
+
+def fans_out(provider: Provider, request: ChatCompletionRequest, target: Target) -> bool:
+    """Whether ``n`` choices need parallel calls: only where the provider has no native ``n``."""
+    return (request.n or 1) > 1 and not provider.capabilities_for(target).n
 
 
 def _single(request: ChatCompletionRequest) -> ChatCompletionRequest:
@@ -36,8 +55,8 @@ def _single(request: ChatCompletionRequest) -> ChatCompletionRequest:
 
 
 async def chat(provider: Provider, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-    if not _fans_out(provider, request):
-        return await provider.chat(request, target, ctx)
+    """``n`` choices from ``n`` parallel calls, merged into one ``chat.completion``."""
+    check_upstream_calls(request.n or 1, ctx, target, param="n", detail=f"n={request.n or 1}")
     single = _single(request)
     bodies = [as_dict(body) for body in await asyncio.gather(
         *(provider.chat(single, target, ctx) for _ in range(request.n or 1)))]
@@ -52,17 +71,11 @@ async def chat(provider: Provider, request: ChatCompletionRequest, target: Targe
     return merged
 
 
-def chat_stream(
+async def chat_stream(
     provider: Provider, request: ChatCompletionRequest, target: Target, ctx: CallContext
 ) -> AsyncIterator[JSONBody]:
-    if not _fans_out(provider, request):
-        return provider.chat_stream(request, target, ctx)
-    return _merged_stream(provider, request, target, ctx)
-
-
-async def _merged_stream(
-    provider: Provider, request: ChatCompletionRequest, target: Target, ctx: CallContext
-) -> AsyncIterator[JSONBody]:
+    """``n`` parallel streams interleaved, each renumbered to its choice index."""
+    check_upstream_calls(request.n or 1, ctx, target, param="n", detail=f"n={request.n or 1}")
     single = _single(request)
     streams = [(index, provider.chat_stream(single, target, ctx)) for index in range(request.n or 1)]
     usage: dict[str, Any] | None = None

@@ -2,31 +2,44 @@
 
 OpenAI's rules are kept: a list of prompts is answered as independent requests (prompt ``i``,
 choice ``j`` at index ``i * n + j``), never as one conversation; ``echo`` prepends the prompt;
-``n`` becomes parallel calls where the provider's table has no ``n`` (usage summed); ``best_of``
-ranks candidates by mean token log probability where the provider returns log probabilities;
+``n`` becomes parallel calls where the provider has no native ``n`` (usage summed); ``best_of``
+ranks candidates by mean token log probability where the provider declares log probabilities;
 ``suffix`` and token-array prompts cannot be expressed in a chat and are dropped or refused.
+
+The calls one request becomes (prompts x candidates per prompt) are counted before anything is
+built and capped by ``settings.max_upstream_calls`` (:func:`check_upstream_calls`, a 400 naming
+``prompt``, ``n`` or ``best_of``); the client's extras are validated once as chat fields, so a
+value a chat request cannot take is a 400 naming it, never a 500.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from pydantic import ValidationError
 
 from lambdagate.errors import InvalidRequest
 from lambdagate.providers import shapes
-from lambdagate.providers.base import CallContext, JSONBody, Target
-from lambdagate.providers.fanout import as_dict, merge_streams
-from lambdagate.types import ChatCompletionRequest, CompletionRequest, StreamOptions, UserMessage
-
-if TYPE_CHECKING:
-    from lambdagate.providers.base import Provider
+from lambdagate.providers.base import CallContext, Provider, Target
+from lambdagate.providers.fanout import as_dict, check_upstream_calls, merge_streams
+from lambdagate.types import ChatCompletionRequest, CompletionRequest, StreamOptions, UserMessage, invalid_request
+from lambdagate.wire import JSONBody
 
 # Completion parameters with the same meaning in a chat request.
 _SHARED = ("temperature", "top_p", "max_tokens", "stop", "presence_penalty", "frequency_penalty",
            "logit_bias", "seed", "user")
 _COMPLETION_ONLY = ("prompt", "suffix", "echo", "best_of", "logprobs", "n", "model", "stream",
                     "stream_options", "timeout")
+
+
+def prompt_count(request: CompletionRequest) -> int:
+    """How many prompts a request holds, read without looking at any of them."""
+    prompt = request.prompt
+    if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int):
+        return len(prompt)  # strings, or token arrays
+    return 1  # a string, one token array, an empty list of strings, or none (<|endoftext|>)
 
 
 def prompts_of(request: CompletionRequest, provider_type: str) -> list[str]:
@@ -49,46 +62,61 @@ class _Plan:
 
     def __init__(self, provider: Provider, request: CompletionRequest, target: Target, ctx: CallContext,
                  *, stream: bool) -> None:
-        self.prompts = prompts_of(request, target.provider_type)
         self.n = request.n or 1
         self.echo = bool(request.echo)
-        table = provider.chat_params
+        capabilities = provider.capabilities
         self.logprobs = request.logprobs
-        if self.logprobs is not None and "logprobs" not in table:
+        if self.logprobs is not None and not capabilities.logprobs:
             ctx.unsupported("logprobs", target.provider_type)
             self.logprobs = None
         self.best_of = request.best_of if request.best_of and request.best_of > self.n else None
         if self.best_of is not None:
             if stream:
                 raise InvalidRequest("Cannot stream results with best_of > n.", param="best_of")
-            if "logprobs" not in table:
+            if not capabilities.logprobs:
                 ctx.unsupported("best_of", target.provider_type)
                 self.best_of = None
         if request.suffix is not None:
             ctx.unsupported("suffix", target.provider_type)
         self.candidates = self.best_of or self.n
-        # Providers whose table has ``n`` produce all candidates in one call per prompt.
-        self.per_call = self.candidates if "n" in table else 1
+        # Providers with native ``n`` produce all candidates in one call per prompt.
+        self.per_call = self.candidates if capabilities.n else 1
         self.calls_per_prompt = self.candidates // self.per_call
-        fields = request.model_dump(exclude_unset=True)
+        # The cost is known before any prompt is looked at: a list of 100,000 prompts is refused
+        # here, in constant time, instead of becoming 100,000 requests to build and send.
+        prompts = prompt_count(request)
+        if prompts > 1:
+            param, detail = "prompt", f"{prompts} prompts x {self.calls_per_prompt} each"
+        else:
+            param = "best_of" if self.best_of is not None else "n"
+            detail = f"{param}={self.candidates}"
+        check_upstream_calls(prompts * self.calls_per_prompt, ctx, target, param=param, detail=detail)
+        self.prompts = prompts_of(request, target.provider_type)
+        fields = request.model_dump(exclude_unset=True, exclude={"prompt"})
         shared = {name: fields[name] for name in _SHARED if name in fields}
         extras = {k: v for k, v in fields.items() if k not in _SHARED and k not in _COMPLETION_ONLY}
-        self.base: dict[str, Any] = {**extras, **shared, "model": request.model}
+        base: dict[str, Any] = {**extras, **shared, "model": request.model}
         if self.per_call > 1:
-            self.base["n"] = self.per_call
+            base["n"] = self.per_call
         if self.logprobs is not None or self.best_of is not None:
-            self.base["logprobs"] = True
-            self.base["top_logprobs"] = self.logprobs or 0
+            base["logprobs"] = True
+            base["top_logprobs"] = self.logprobs or 0
         self.include_usage = request.wants_usage_chunk
+        # Validated once (the client's extras become typed chat fields: ``tools``, ``metadata``...);
+        # each prompt's request is then a copy with its own message, so a bad extra is one clear 400
+        # naming it, and a long prompt list costs no validation per prompt.
+        try:
+            self.template = ChatCompletionRequest.model_validate(
+                {**base, "messages": [UserMessage(role="user", content="")]})
+        except ValidationError as exc:
+            raise invalid_request(exc) from None
 
     def chat_request(self, prompt: str, *, stream: bool) -> ChatCompletionRequest:
-        chat = ChatCompletionRequest.model_validate(
-            {**self.base, "messages": [UserMessage(role="user", content=prompt)]}
-        )
+        update: dict[str, Any] = {"messages": [UserMessage(role="user", content=prompt)]}
         if stream:
-            chat.stream = True
-            chat.stream_options = StreamOptions(include_usage=True)
-        return chat
+            update["stream"] = True
+            update["stream_options"] = StreamOptions(include_usage=True)
+        return self.template.model_copy(update=update)
 
 
 def _token_logprobs(chat_logprobs: Any, offset: int) -> dict[str, Any] | None:

@@ -1,14 +1,16 @@
 """``anthropic``: the Claude Messages API (``POST /v1/messages``), JSON and streamed.
 
-Built against the Claude API reference as of 2026-11-23, API versions ``2026-10-21`` (default)
-and ``2023-06-01``; what differs between them is data in :mod:`.params`.
+Built against the Claude API reference as of 2026-11-23 (errors re-checked 2026-12-02), API
+versions ``2026-10-21`` (default) and ``2023-06-01``; what differs between them is data in
+:mod:`.params`. Anthropic has no ``n`` (choices are parallel calls), no logprobs and no text
+completions; it has tools, images and documents, and JSON schema output.
 
 Provider/deployment options:
 
 - ``api_version``: the ``anthropic-version`` header (default ``2026-10-21``), which also picks
   the parameter table and the auth header (``Authorization: Bearer`` or ``x-api-key``).
 - ``default_max_tokens``: sent when the client gives neither ``max_tokens`` nor
-  ``max_completion_tokens`` (Anthropic requires one; default 4096).
+  ``max_completion_tokens`` (Anthropic requires one; default 4096; null makes the client's required).
 - ``json_schema_mode``: ``native`` (default) sends ``response_format`` json_schema as
   Anthropic's structured output (``output_config.format``, generally available on current
   models); ``tool`` forces a tool whose input is the answer, for older models. ``json_object``,
@@ -16,41 +18,46 @@ Provider/deployment options:
 - ``thinking_mode``: ``adaptive`` (default) maps ``reasoning_effort`` to adaptive thinking plus
   ``output_config.effort``; ``budget`` maps it to extended thinking with ``budget_tokens``.
 - ``anthropic_beta``: value(s) of the ``anthropic-beta`` header.
+
+The Messages front door (``/v1/messages``, ``/v1/messages/count_tokens``) is not translated: its
+requests are forwarded as the client's bytes (``native_doors``, :mod:`.native`).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from lambdagate.errors import InvalidRequest
 from lambdagate.providers import http
-from lambdagate.providers.anthropic import messages, params, response
+from lambdagate.providers.anthropic import native, response
+from lambdagate.providers.anthropic.params import PARAMS, ApiVersion, api_version
+from lambdagate.providers.anthropic.request import build_body
 from lambdagate.providers.anthropic.stream import StreamTranslator
-from lambdagate.providers.base import CallContext, JSONBody, ParamTable, Provider, Target, map_params
-from lambdagate.types import ChatCompletionRequest
+from lambdagate.providers.base import CallContext, Capabilities, ParamTable, Target
+from lambdagate.providers.http_provider import HTTPProvider, UpstreamCall
+from lambdagate.types import BaseRequest, ChatCompletionRequest
+from lambdagate.wire import JSONBody
+
+if TYPE_CHECKING:
+    from lambdagate.frontdoors.messages.passthrough import NativeMessages
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
+TOOL_STATE = "response_tool"
+"""The :attr:`UpstreamCall.state` key of the forced JSON tool's name (None when there is none)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
-    body: dict[str, Any]
-    headers: dict[str, str]
-    response_tool: str | None
-    """Name of the forced JSON tool when the answer comes as its input, else None."""
-
-
-class AnthropicProvider(Provider):
+class AnthropicProvider(HTTPProvider):
     type_name = "anthropic"
-    chat_params: ClassVar[ParamTable] = params.VERSIONS[params.DEFAULT_API_VERSION].params
+    capabilities: ClassVar[Capabilities] = Capabilities(tools=True, images=True, json_schema=True,
+                                                        upstream_api="messages",
+                                                        native_doors=frozenset({"messages", "count_tokens"}))
+    params: ClassVar[ParamTable] = PARAMS
 
     def url(self, target: Target) -> str:
         base = (target.config.api_base or DEFAULT_API_BASE).rstrip("/")
         return base + ("/messages" if base.endswith("/v1") else "/v1/messages")
 
-    def headers(self, target: Target, version: params.ApiVersion) -> dict[str, str]:
+    def headers(self, target: Target, version: ApiVersion) -> dict[str, str]:
         headers = {"anthropic-version": version.name}
         if target.api_key:
             if version.auth == "bearer":
@@ -62,99 +69,31 @@ class AnthropicProvider(Provider):
         # Headers configured on the provider win (a proxy in front of Anthropic may want its own auth).
         return {**headers, **target.config.headers}
 
-    def prepare(self, request: ChatCompletionRequest, target: Target, ctx: CallContext, *, stream: bool) -> _Call:
-        version = params.api_version(target.option("api_version"))
-        fields = request.sent_fields()
-        mapped = map_params(fields, version.params, ctx, self.type_name, handled=params.HANDLED)
-        system, turns = messages.convert(request.messages, version, ctx)
-        body: dict[str, Any] = {"model": target.model}
-        if system:
-            body["system"] = system
-        body["messages"] = turns
-        body.update(mapped)
-        if "max_tokens" not in body:
-            body["max_tokens"] = int(target.option("default_max_tokens", params.DEFAULT_MAX_TOKENS))
-        response_tool = _response_format(body, fields.get("response_format"), target)
-        _reasoning(body, fields.get("reasoning_effort"), target)
-        _settle_tool_choice(body)
-        if stream:
-            body["stream"] = True
-        return _Call(body, self.headers(target, version), response_tool)
+    def prepare(self, request: BaseRequest, target: Target, ctx: CallContext, *, stream: bool) -> UpstreamCall:
+        if not isinstance(request, ChatCompletionRequest):
+            # capabilities.text_completions is false: dispatch answers /v1/completions through chat.
+            raise TypeError("the anthropic adapter takes chat requests only")
+        version = api_version(target.option("api_version"))
+        body, response_tool = build_body(request, target.model, version, target.options, ctx, stream=stream)
+        return UpstreamCall(
+            url=self.url(target), body=body, headers=self.headers(target, version),
+            parse_error=response.parse_error, error_event=response.is_error_event,
+            error_in_body=response.is_error_body, state={TOOL_STATE: response_tool},
+        )
 
-    async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-        call = self.prepare(request, target, ctx, stream=False)
-        content = await http.post(target, self.url(target), call.body, call.headers, parse_error=response.parse_error)
-        return response.chat_completion(http.parse_json(content, target), target.model, call.response_tool)
+    def respond(self, reply: http.Reply, call: UpstreamCall, target: Target) -> JSONBody:
+        return response.chat_completion(reply.value, target.model, call.state[TOOL_STATE], target)
 
-    async def chat_stream(
-        self, request: ChatCompletionRequest, target: Target, ctx: CallContext
-    ) -> AsyncIterator[JSONBody]:
-        call = self.prepare(request, target, ctx, stream=True)
-        translator = StreamTranslator(target, call.response_tool, request.wants_usage_chunk)
-        async with http.stream(
-            target, self.url(target), call.body, call.headers, parse_error=response.parse_error
-        ) as upstream:
-            async for event, data in http.sse_events(upstream, target):
-                for chunk in translator.feed(event, data):
-                    yield chunk
-                if translator.finished:
-                    return
-        if translator.stop_reason is None:
-            raise translator.ended_early()
-        for chunk in translator.finish():
-            yield chunk
+    def translator(self, request: BaseRequest, call: UpstreamCall, target: Target) -> StreamTranslator:
+        return StreamTranslator(target, call.state[TOOL_STATE], request.wants_usage_chunk)
 
+    # --- the Messages API, forwarded (the Messages front door's passthrough: :mod:`.native`) -------
 
-def _response_format(body: dict[str, Any], value: dict[str, Any] | None, target: Target) -> str | None:
-    """Structured output natively, or through a forced tool; returns that tool's name if used."""
-    kind = (value or {}).get("type", "text")
-    if kind == "text":
-        return None
-    if kind == "json_schema":
-        spec = (value or {}).get("json_schema") or {}
-        schema = spec.get("schema")
-        if not isinstance(schema, dict):
-            raise InvalidRequest("response_format.json_schema.schema is required.", param="response_format")
-        if target.option("json_schema_mode", "native") == "native":
-            body.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
-            return None
-    elif kind == "json_object":
-        schema = {"type": "object"}
-    else:
-        raise InvalidRequest(f"Invalid response_format type '{kind}'.", param="response_format")
-    tool = {"name": params.RESPONSE_TOOL, "description": "Answer with a JSON object.", "input_schema": schema}
-    if body.get("tools"):
-        # The client's own tools stay callable; the model answers through either.
-        body["tools"].append(tool)
-    else:
-        body["tools"] = [tool]
-        body["tool_choice"] = {"type": "tool", "name": params.RESPONSE_TOOL}
-    return params.RESPONSE_TOOL
+    async def messages(self, request: NativeMessages, target: Target, ctx: CallContext) -> JSONBody:
+        return await native.messages(self, request, target)
 
+    def messages_stream(self, request: NativeMessages, target: Target, ctx: CallContext) -> AsyncIterator[JSONBody]:
+        return native.messages_stream(self, request, target)
 
-def _reasoning(body: dict[str, Any], effort: str | None, target: Target) -> None:
-    """``reasoning_effort`` -> thinking; an explicit Anthropic ``thinking`` from the client wins."""
-    if effort is None or effort == "none" or "thinking" in body:
-        return
-    if effort not in params.EFFORT_LEVEL:
-        raise InvalidRequest(f"Invalid reasoning_effort '{effort}'.", param="reasoning_effort")
-    if target.option("thinking_mode", "adaptive") == "budget":
-        budget = min(params.THINKING_BUDGET[effort], body["max_tokens"] - 1)
-        if budget >= params.MIN_THINKING_BUDGET:  # below Anthropic's minimum: answer without thinking
-            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        return
-    body["thinking"] = {"type": "adaptive"}
-    body.setdefault("output_config", {})["effort"] = params.EFFORT_LEVEL[effort]
-
-
-def _settle_tool_choice(body: dict[str, Any]) -> None:
-    """Anthropic refuses a tool_choice without tools, and one without its ``type``."""
-    choice = body.get("tool_choice")
-    if choice is None:
-        return
-    if not body.get("tools"):
-        del body["tool_choice"]
-        return
-    choice.setdefault("type", "auto")
-    if choice["type"] == "none":
-        choice.pop("disable_parallel_tool_use", None)
+    async def count_tokens(self, request: NativeMessages, target: Target, ctx: CallContext) -> JSONBody | None:
+        return await native.count_tokens(self, request, target)

@@ -2,7 +2,9 @@
 
 Built against the Claude API reference as published on 2026-11-23 (platform.claude.com/docs:
 "Versions", "Migrating to API version 2026-10-21", Messages API, "Structured outputs", "Adaptive
-thinking", "Effort"). What differs between versions lives only in :data:`VERSIONS`:
+thinking", "Effort"). What differs between versions is data: one parameter table per version
+(:data:`PARAMS_2023_06_01`, :data:`PARAMS_2026_10_21`; :data:`PARAMS` is the default's) and one
+:class:`ApiVersion` row each in :data:`VERSIONS`:
 
 - ``2023-06-01`` takes ``temperature`` (0..1), ``top_p`` and ``top_k``, and document blocks in
   assistant messages. The SDKs of that era send the key as ``x-api-key``.
@@ -20,21 +22,21 @@ from typing import Any, Literal
 
 from lambdagate.errors import InvalidRequest
 from lambdagate.providers.base import ALWAYS_HANDLED, UNSET, Param, ParamTable
+from lambdagate.providers.transforms import stop_sequences
 
 DEFAULT_API_VERSION = "2026-10-21"
 DEFAULT_MAX_TOKENS = 4096
-"""Anthropic requires ``max_tokens``; OpenAI clients usually omit it (option ``default_max_tokens``)."""
+"""Anthropic requires ``max_tokens``; OpenAI clients usually omit it (option ``default_max_tokens``).
+
+Passed to :func:`~lambdagate.providers.base.map_params` as a per-call default; an operator who sets
+the option to null makes ``max_tokens`` (or ``max_completion_tokens``) required of the client.
+"""
 
 RESPONSE_TOOL = "json_response"
 """The forced tool whose input is the answer, for ``json_object`` (and ``json_schema`` in tool mode)."""
 
 HANDLED = ALWAYS_HANDLED | {"response_format", "reasoning_effort"}
 """Parameters the adapter translates itself because one OpenAI field becomes several Anthropic ones."""
-
-
-def _stop_sequences(value: str | list[str]) -> Any:
-    stops = [value] if isinstance(value, str) else [s for s in value if s]
-    return stops or UNSET
 
 
 def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,12 +76,10 @@ def _disable_parallel(value: bool) -> Any:
     return True if value is False else UNSET
 
 
-# Order matters: tool_choice is written before the flag that goes inside it, and
-# max_completion_tokens after max_tokens so that it wins, as it does at OpenAI.
-_BASE: dict[str, Param] = {
-    "max_tokens": Param(),
-    "max_completion_tokens": Param(to="max_tokens"),
-    "stop": Param(to="stop_sequences", transform=_stop_sequences),
+# Order matters: tool_choice is written before the flag that goes inside it.
+PARAMS_2023_06_01: ParamTable = {
+    "max_tokens": Param(required=True),
+    "stop": Param(to="stop_sequences", transform=stop_sequences),
     "temperature": Param(min=0.0, max=1.0),
     "top_p": Param(),
     "top_k": Param(min=0),
@@ -91,6 +91,7 @@ _BASE: dict[str, Param] = {
     "thinking": Param(),
     "output_config": Param(),
 }
+"""``2023-06-01``: sampling parameters accepted (``temperature`` clamped to Anthropic's 0..1)."""
 
 
 def _without(table: Mapping[str, Param], removed: frozenset[str]) -> dict[str, Param]:
@@ -108,12 +109,15 @@ class ApiVersion:
     """Whether a document block may appear in an assistant message."""
 
 
+PARAMS_2026_10_21: ParamTable = _without(PARAMS_2023_06_01, frozenset({"temperature", "top_p", "top_k"}))
+"""``2026-10-21``: answers 400 to ``temperature``, ``top_p`` and ``top_k`` at any value, so they are unsupported."""
+
+PARAMS: ParamTable = PARAMS_2026_10_21
+"""The table of :data:`DEFAULT_API_VERSION`, the one the adapter declares."""
+
 VERSIONS: dict[str, ApiVersion] = {
-    "2023-06-01": ApiVersion("2023-06-01", _BASE, auth="x-api-key", assistant_documents=True),
-    "2026-10-21": ApiVersion(
-        "2026-10-21", _without(_BASE, frozenset({"temperature", "top_p", "top_k"})),
-        auth="bearer", assistant_documents=False,
-    ),
+    "2023-06-01": ApiVersion("2023-06-01", PARAMS_2023_06_01, auth="x-api-key", assistant_documents=True),
+    "2026-10-21": ApiVersion("2026-10-21", PARAMS_2026_10_21, auth="bearer", assistant_documents=False),
 }
 
 

@@ -1,14 +1,23 @@
-"""Anthropic Messages answers and errors -> OpenAI shapes (shared by the JSON and stream paths)."""
+"""Anthropic Messages answers and errors -> OpenAI shapes (shared by the JSON and stream paths).
+
+Errors, per the Claude API reference "Errors" page as read on 2026-12-02: the body is
+``{"type": "error", "error": {"type", "message"}, "request_id"}``, each error type documented with
+one HTTP status (``overloaded_error`` is 529). Inside a stream the same object arrives as an
+``error`` event after a 200, so :func:`parse_error` gives the type's status itself
+(:attr:`ErrorInfo.status`) and a stream error maps exactly like the same error before the stream.
+A prompt over the model's context window is a 400 ``invalid_request_error`` whose message reads
+``prompt is too long: N tokens > M maximum`` (older models: ``input length and `max_tokens` exceed
+context limit: A + B > C``); it gets OpenAI's code, ``context_length_exceeded``, so clients and
+context-window fallbacks can rely on it.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from lambdagate.errors import UpstreamError, upstream_error
-from lambdagate.providers import shapes
+from lambdagate.providers import http, shapes
 from lambdagate.providers.base import Target
-from lambdagate.providers.http import ErrorInfo
 
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -20,8 +29,6 @@ FINISH_REASONS = {
     "refusal": "content_filter",
 }
 
-# Anthropic error type -> the HTTP status it is documented with (for errors inside a stream,
-# which arrive after a 200 and carry only the type).
 ERROR_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -35,6 +42,10 @@ ERROR_STATUS = {
     "timeout_error": 504,
     "overloaded_error": 529,
 }
+"""Anthropic error type -> the HTTP status it is documented with."""
+
+_CONTEXT_PHRASES = ("prompt is too long", "exceed context limit")
+"""Lower-case wordings of a 400 ``invalid_request_error`` for a prompt over the context window."""
 
 
 def finish_reason(stop_reason: str | None, *, answered_by_response_tool: bool = False) -> str:
@@ -57,12 +68,16 @@ def response_id(message_id: str | None) -> str | None:
     return f"chatcmpl-{message_id}" if message_id else None
 
 
-def chat_completion(data: dict[str, Any], model: str, response_tool: str | None) -> dict[str, Any]:
+def chat_completion(data: dict[str, Any], model: str, response_tool: str | None, target: Target) -> dict[str, Any]:
+    """A ``chat.completion`` from a Messages answer; an object that is not a message is a retryable 502."""
+    content = data.get("content")
+    if not isinstance(content, list):
+        raise http.bad_answer(target, "an object that is not a message")
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[dict[str, Any]] = []
     answered_by_tool = False
-    for block in data.get("content") or []:
+    for block in content:
         kind = block.get("type")
         if kind == "text":
             texts.append(block.get("text", ""))
@@ -89,21 +104,24 @@ def chat_completion(data: dict[str, Any], model: str, response_tool: str | None)
     )
 
 
-def parse_error(body: Any) -> ErrorInfo:
-    """``{"type": "error", "error": {"type", "message"}, "request_id"}``."""
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        error = body["error"]
-        message = error.get("message")
-        kind = error.get("type")
-        return ErrorInfo(message if isinstance(message, str) else None, kind if isinstance(kind, str) else None)
-    return ErrorInfo(None)
+def parse_error(body: Any) -> http.ErrorInfo:
+    """``{"type": "error", "error": {"type", "message"}}``: its message, its type as code, the type's status."""
+    if not (isinstance(body, dict) and isinstance(body.get("error"), dict)):
+        return http.ErrorInfo(None)
+    error = body["error"]
+    message = error.get("message") if isinstance(error.get("message"), str) else None
+    kind = error.get("type") if isinstance(error.get("type"), str) else None
+    status = ERROR_STATUS.get(kind or "")
+    if kind == "invalid_request_error" and message and any(p in message.lower() for p in _CONTEXT_PHRASES):
+        return http.ErrorInfo(message, http.CONTEXT_LENGTH_EXCEEDED, status=400)
+    return http.ErrorInfo(message, kind, status=status)
 
 
-def stream_error(data: str, target: Target) -> UpstreamError:
-    """An ``error`` event inside a stream: mapped by its type, as the same error before the stream."""
-    try:
-        info = parse_error(json.loads(data))
-    except ValueError:
-        info = ErrorInfo(None)
-    status = ERROR_STATUS.get(info.code or "", 500)
-    return upstream_error(target.provider_name, status, info.message, code=info.code, secrets=target.secrets)
+def is_error_event(event: str, data: Any) -> bool:
+    """Anthropic's stream error: ``event: error`` with ``{"type": "error", ...}``."""
+    return event == "error" or (isinstance(data, dict) and data.get("type") == "error")
+
+
+def is_error_body(value: Any) -> bool:
+    """An error object under a 200 (a proxy in front of Anthropic may answer so)."""
+    return isinstance(value, dict) and value.get("type") == "error"

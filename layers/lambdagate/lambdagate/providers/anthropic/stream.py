@@ -4,18 +4,20 @@ Events (Messages streaming reference): ``message_start`` (id, model, input usage
 ``content_block_start`` / ``content_block_delta`` (``text_delta``, ``input_json_delta``,
 ``thinking_delta``, ``signature_delta``...) / ``content_block_stop`` per block, ``message_delta``
 (stop reason, cumulative usage), ``message_stop``, ``ping``, and ``error``. New event and delta
-types may appear within a version, so unknown ones are skipped, never fatal.
+types may appear within a version, so unknown ones are skipped, never fatal. ``error`` events
+never get here: the shared reader raises them, mapped by :func:`.response.parse_error`.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
-from lambdagate.errors import UpstreamError, upstream_error
-from lambdagate.providers import shapes
+from lambdagate.providers import http, shapes
 from lambdagate.providers.anthropic import response
-from lambdagate.providers.base import Target
+from lambdagate.providers.base import SSEEvent, Target
+
+Chunk = dict[str, Any]
 
 
 class StreamTranslator:
@@ -32,37 +34,37 @@ class StreamTranslator:
         self.answered_by_tool = False
         self.usage: dict[str, Any] = {}
         self.stop_reason: str | None = None
-        self.started = False
         self.finished = False
+        self._handlers: dict[str, Callable[[dict[str, Any]], list[Chunk]]] = {
+            "message_start": self._message_start,
+            "content_block_start": self._content_block_start,
+            "content_block_delta": self._content_block_delta,
+            "message_delta": self._message_delta,
+            "message_stop": self._message_stop,
+        }
 
-    def feed(self, event: str, data: str) -> list[dict[str, Any]]:
-        """The chunks one event becomes; raises the mapped error for an ``error`` event."""
-        if event == "error":
-            raise response.stream_error(data, self.target)
-        if event == "ping" or not data:
-            return []
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            raise upstream_error(self.target.provider_name, 502, "The stream sent an event that is not JSON.",
-                                 secrets=self.target.secrets) from None
-        kind = payload.get("type", event)
-        handler = getattr(self, f"_on_{kind}", None)
+    def on_event(self, event: SSEEvent) -> list[Chunk]:
+        payload = event.data
+        handler = self._handlers.get(payload.get("type") or event.event)
         return handler(payload) if handler is not None else []
 
-    def _on_error(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        raise response.stream_error(json.dumps(payload), self.target)
+    def on_end(self) -> list[Chunk]:
+        """The closing chunks when ``message_stop`` was missed; an error when no stop reason came."""
+        if self.finished:
+            return []
+        if self.stop_reason is None:
+            raise http.bad_answer(self.target, "a stream that ended before the message was complete")
+        return self._finish()
 
-    def _on_message_start(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def _message_start(self, payload: dict[str, Any]) -> list[Chunk]:
         message = payload.get("message") or {}
         if message_id := response.response_id(message.get("id")):
             self.chunks.id = message_id
         self.chunks.model = message.get("model") or self.chunks.model
         self.usage.update({k: v for k, v in (message.get("usage") or {}).items() if v is not None})
-        self.started = True
         return [self.chunks.role()]
 
-    def _on_content_block_start(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def _content_block_start(self, payload: dict[str, Any]) -> list[Chunk]:
         index, block = payload.get("index", 0), payload.get("content_block") or {}
         kind = block.get("type", "")
         if kind == "tool_use" and self.response_tool is not None and block.get("name") == self.response_tool:
@@ -80,7 +82,7 @@ class StreamTranslator:
             return [self.chunks.reasoning(block["thinking"])]
         return []
 
-    def _on_content_block_delta(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def _content_block_delta(self, payload: dict[str, Any]) -> list[Chunk]:
         delta = payload.get("delta") or {}
         kind, tool_index = self.blocks.get(payload.get("index", 0), ("", None))
         delta_type = delta.get("type")
@@ -95,27 +97,21 @@ class StreamTranslator:
                 return [self.chunks.tool_call(tool_index, arguments=delta["partial_json"])]
         return []
 
-    def _on_message_delta(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    def _message_delta(self, payload: dict[str, Any]) -> list[Chunk]:
         self.stop_reason = (payload.get("delta") or {}).get("stop_reason") or self.stop_reason
         self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if v is not None})
         return []
 
-    def _on_message_stop(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
-        return self.finish()
+    def _message_stop(self, payload: dict[str, Any]) -> list[Chunk]:
+        return self._finish()
 
-    def finish(self) -> list[dict[str, Any]]:
+    def _finish(self) -> list[Chunk]:
         """The finish chunk, then the usage chunk when the client asked for it (once)."""
-        if self.finished:
-            return []
         self.finished = True
         reason = response.finish_reason(
             self.stop_reason, answered_by_response_tool=self.answered_by_tool and not self.tool_count
         )
         chunks = [self.chunks.finish(reason)]
-        if self.include_usage and (usage := response.usage(self.usage)) is not None:
-            chunks.append(self.chunks.usage(usage))
+        if self.include_usage and (total := response.usage(self.usage)) is not None:
+            chunks.append(self.chunks.usage(total))
         return chunks
-
-    def ended_early(self) -> UpstreamError:
-        return upstream_error(self.target.provider_name, 502, "The stream ended before the message was complete.",
-                              secrets=self.target.secrets)

@@ -9,6 +9,10 @@ August 2025: ``/openai/v1/...``, no ``api-version``, the deployment name sent as
   ending in ``/openai/v1``, selects the v1 path instead.
 - Deployment: the ``deployment`` option, else the model name. A direct name
   ``azure/<model>/<deployment>`` reaches the adapter as ``<model>/<deployment>`` and is split.
+- Responses API (the ``/v1/responses`` front door's passthrough): always the v1 API,
+  ``{api_base}/openai/v1/responses``, with the deployment sent as ``model``. Chat requests take
+  it too where the model needs it (the ``api`` option, ``auto`` by default here: see
+  :mod:`lambdagate.providers.openai.responses_api.route`).
 - Auth: the provider's ``api_key`` is sent as the ``api-key`` header; with ``auth: entra`` it is
   sent as a Microsoft Entra ID bearer token (``Authorization: Bearer``). Either way it is a
   secret reference (``env:``/``ssm:``) resolved by the config store and scrubbed from errors.
@@ -25,17 +29,18 @@ an empty delta. Azure's error body is OpenAI's shape (content filter: 400 ``cont
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 from lambdagate.errors import InvalidRequest, ProviderNotConfigured
 from lambdagate.providers import http
-from lambdagate.providers.base import JSONBody, RawJSON, Target
-from lambdagate.providers.openai.adapter import OpenAIProvider, stream_error
-from lambdagate.types import _Request
+from lambdagate.providers.azure.stream import StreamTranslator
+from lambdagate.providers.base import Target
+from lambdagate.providers.http_provider import UpstreamCall
+from lambdagate.providers.openai.adapter import OpenAIProvider
+from lambdagate.types import BaseRequest
 
 DEFAULT_API_VERSION = "2024-10-21"
 V1 = "v1"
@@ -44,9 +49,9 @@ AUTH_MODES = ("api-key", "entra")
 # Azure deployment names: letters, digits, '-', '_', '.'; a client-sent direct name must not be
 # able to climb out of /deployments/ with '..' or a slash.
 _DEPLOYMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-# The two Azure-only stream chunks (see module docstring); every other chunk is forwarded as is.
-_AZURE_ONLY_CHUNK = re.compile(r'"object"\s*:\s*""|"content_filter_offsets"')
 _NUMERIC_CODES = {"429": "rate_limit_exceeded", "408": "timeout", "500": "server_error"}
+# Azure's wording for a prompt over the context window, reported with OpenAI's code.
+_CONTEXT_CODES = frozenset({"context_length_exceeded", "context_length_exceeded_error"})
 
 
 def model_and_deployment(target: Target) -> tuple[str, str]:
@@ -64,26 +69,16 @@ def azure_error(body: Any) -> http.ErrorInfo:
     info = http.openai_error(body)
     if info.code is not None and info.code.isdigit():
         return http.ErrorInfo(info.message, _NUMERIC_CODES.get(info.code), info.param)
+    if info.code in _CONTEXT_CODES:
+        return http.ErrorInfo(info.message, http.CONTEXT_LENGTH_EXCEEDED, info.param)
     return info
-
-
-def repair_chunk(data: str, kind: str) -> bytes | None:
-    """The chunk's bytes, valid as an OpenAI chunk of ``kind``; None when it carries no choice."""
-    if not _AZURE_ONLY_CHUNK.search(data):
-        return data.encode()
-    chunk = json.loads(data)
-    choices = chunk.get("choices") or []
-    if not choices and not chunk.get("usage"):
-        return None
-    chunk["object"] = kind
-    if kind == "chat.completion.chunk":
-        for choice in choices:
-            choice.setdefault("delta", {})
-    return http.encode(chunk)
 
 
 class AzureOpenAIProvider(OpenAIProvider):
     type_name = "azure"
+
+    def parse_error(self, body: Any) -> http.ErrorInfo:
+        return azure_error(body)
 
     def _v1(self, target: Target) -> bool:
         return target.option("api_version") == V1 or (target.config.api_base or "").rstrip("/").endswith("/openai/v1")
@@ -115,29 +110,24 @@ class AzureOpenAIProvider(OpenAIProvider):
         version = quote(str(target.option("api_version") or DEFAULT_API_VERSION), safe="")
         return f"{base}/openai/deployments/{deployment}{path}?api-version={version}"
 
-    def body(self, request: _Request, target: Target, *, stream: bool) -> dict[str, Any]:
-        body = super().body(request, target, stream=stream)
-        model, deployment = model_and_deployment(target)
+    def model(self, target: Target) -> str:
         # The v1 API routes on ``model`` (the deployment); the dated API routes on the path.
-        body["model"] = deployment if self._v1(target) else model
-        return body
+        model, deployment = model_and_deployment(target)
+        return deployment if self._v1(target) else model
 
-    async def _post(self, request: _Request, target: Target, path: str) -> JSONBody:
-        content = await http.post(
-            target, self.url(target, path), self.body(request, target, stream=False), self.headers(target),
-            parse_error=azure_error,
-        )
-        return RawJSON(content)
+    def translator(self, request: BaseRequest, call: UpstreamCall, target: Target) -> StreamTranslator:
+        return StreamTranslator(request)
 
-    async def _stream(self, request: _Request, target: Target, path: str) -> AsyncIterator[JSONBody]:
-        kind = "chat.completion.chunk" if path == "/chat/completions" else "text_completion"
-        url, body, headers = self.url(target, path), self.body(request, target, stream=True), self.headers(target)
-        async with http.stream(target, url, body, headers, parse_error=azure_error) as response:
-            async for _event, data in http.sse_events(response, target):
-                if data == "[DONE]":
-                    return
-                if data.startswith('{"error"'):
-                    raise stream_error(data, target)
-                chunk = repair_chunk(data, kind)
-                if chunk is not None:
-                    yield RawJSON(chunk)
+    def responses_url(self, target: Target) -> str:
+        # Azure serves the Responses API on the v1 API only: no deployment in the path, no api-version.
+        return self.url(replace(target, options={**target.options, "api_version": V1}), "/responses")
+
+    def responses_model(self, target: Target) -> str:
+        return model_and_deployment(target)[1]
+
+    def chat_api(self, target: Target) -> str:
+        # Azure serves OpenAI's models, the reasoning ones that take tools only on /responses included.
+        return str(target.option("api") or "auto")
+
+
+__all__ = ["AzureOpenAIProvider", "azure_error", "model_and_deployment"]

@@ -1,95 +1,120 @@
-"""AWS Bedrock through the Converse and ConverseStream APIs, one request shape for every model.
+"""``bedrock``: AWS Bedrock through the Converse and ConverseStream APIs, one request shape for every model.
 
 Built against the Bedrock Runtime API 2023-09-30 as shipped in botocore 1.44 (November 2026) and
-the Converse / ConverseStream reference (docs.aws.amazon.com/bedrock/latest/APIReference). No key:
-boto3 signs with the function's IAM role. Options (provider or deployment): ``region`` (default
-AWS_REGION / AWS_DEFAULT_REGION), ``endpoint_url`` (or ``api_base``: VPC endpoints, tests),
-``guardrail_config`` (Converse ``guardrailConfig``: identifier, version, trace).
+the Converse / ConverseStream reference (docs.aws.amazon.com/bedrock/latest/APIReference; errors
+re-checked 2026-12-02). No key: boto3 signs with the function's IAM role, and :mod:`.client`
+(not :mod:`lambdagate.providers.http`) is the upstream I/O. Options (provider or deployment):
+``region`` (default AWS_REGION / AWS_DEFAULT_REGION), ``endpoint_url`` (or ``api_base``: VPC
+endpoints, tests), ``guardrail_config`` (Converse ``guardrailConfig``: identifier, version, trace),
+``api`` (``openai``, ``openai-chat``, ``openai-responses``: OpenAI's models through Bedrock Runtime's
+OpenAI-compatible endpoint instead of Converse, :mod:`.openai_api`).
 
-Sampling goes to ``inferenceConfig``; ``top_k`` (sent by clients as an extra field) goes to
-``additionalModelRequestFields.top_k``, the name Anthropic, Mistral and Cohere models on Bedrock
-read. ``response_format: json_schema`` uses Converse structured output; ``json_object`` has no
+Converse has no ``n`` (choices are parallel calls) and no logprobs; it has tools, images (inline
+bytes) and structured output for ``response_format: json_schema``. ``json_object`` has no
 Converse form and is dropped or refused like any unsupported parameter.
+
+Claude deployments also speak the Messages front door (``/v1/messages``, ``count_tokens``) natively:
+its requests go through InvokeModel as Anthropic's own body (:mod:`.messages`), not through Converse.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from lambdagate.providers.base import (
-    ALWAYS_HANDLED,
-    UNSET,
-    CallContext,
-    JSONBody,
-    Param,
-    ParamTable,
-    Provider,
-    Target,
-    map_params,
-)
-from lambdagate.providers.bedrock import client, request, response
+from lambdagate.embedding_types import EmbeddingRequest
+from lambdagate.errors import ProviderNotConfigured
+from lambdagate.providers.base import CallContext, Capabilities, ParamTable, Provider, Target
+from lambdagate.providers.bedrock import client, response
+from lambdagate.providers.bedrock.params import PARAMS
+from lambdagate.providers.bedrock.request import build_params
+from lambdagate.providers.bedrock.stream import StreamTranslator
 from lambdagate.types import ChatCompletionRequest
+from lambdagate.wire import JSONBody
 
-
-def _stop_sequences(value: Any) -> Any:
-    stops = [value] if isinstance(value, str) else [s for s in value if s]
-    return stops or UNSET
-
-
-def _service_tier(value: Any) -> Any:
-    # OpenAI's "auto" and "scale" have no Bedrock tier: leave the choice to Bedrock.
-    return {"type": value} if value in ("default", "flex", "priority") else UNSET
-
-
-CHAT_PARAMS: ParamTable = {
-    "max_tokens": Param("inferenceConfig.maxTokens"),
-    "max_completion_tokens": Param("inferenceConfig.maxTokens"),
-    "temperature": Param("inferenceConfig.temperature", max=1),
-    "top_p": Param("inferenceConfig.topP"),
-    "stop": Param("inferenceConfig.stopSequences", transform=_stop_sequences),
-    "top_k": Param("additionalModelRequestFields.top_k"),
-    "metadata": Param("requestMetadata"),
-    "service_tier": Param("serviceTier", transform=_service_tier),
-}
-
-_HANDLED = ALWAYS_HANDLED | {"tools", "tool_choice", "response_format"}
+if TYPE_CHECKING:
+    from lambdagate.frontdoors.messages.passthrough import NativeMessages
+    from lambdagate.providers.bedrock.openai_api import BedrockOpenAIProvider
 
 
 class BedrockProvider(Provider):
     type_name = "bedrock"
-    chat_params: ClassVar[ParamTable] = CHAT_PARAMS
+    capabilities: ClassVar[Capabilities] = Capabilities(tools=True, images=True, json_schema=True, embeddings=True,
+                                                        upstream_api="converse")
+    params: ClassVar[ParamTable] = PARAMS
 
-    def params(self, chat: ChatCompletionRequest, target: Target, ctx: CallContext) -> dict[str, Any]:
+    def capabilities_for(self, target: Target) -> Capabilities:
+        """Claude deployments also speak the Messages front door natively (:mod:`.messages`)."""
+        from lambdagate.providers.bedrock import messages
+
+        if (openai := _openai_api(target)) is not None:
+            return openai.capabilities_for(target)
+        if messages.speaks_messages(target):
+            return replace(self.capabilities, native_doors=frozenset({"messages", "count_tokens"}))
+        return self.capabilities
+
+    def prepare(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> dict[str, Any]:
         """The keyword arguments of ``converse`` / ``converse_stream``."""
-        params = map_params(chat.sent_fields(), self.chat_params, ctx, self.type_name, handled=_HANDLED)
-        system, messages = request.convert_messages(chat.messages)
-        params["modelId"] = target.model
-        params["messages"] = messages
-        if system:
-            params["system"] = system
-        if (tools := request.tool_config(chat, messages)) is not None:
-            params["toolConfig"] = tools
-        if chat.response_format is not None and chat.response_format.type == "json_object":
-            ctx.unsupported("response_format", self.type_name)
-        elif (output := request.output_config(chat)) is not None:
-            params["outputConfig"] = output
-        if guardrail := target.option("guardrail_config"):
-            params["guardrailConfig"] = dict(guardrail)
-        return params
+        return build_params(request, target.model, target.options, ctx)
 
-    async def chat(self, chat: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-        result = await client.call(target, "converse", self.params(chat, target, ctx))
-        return response.chat_completion(result, target.model)
+    async def embed(self, request: EmbeddingRequest, target: Target, ctx: CallContext) -> JSONBody:
+        """Titan Text Embeddings v2 or Cohere Embed through InvokeModel (:mod:`.embeddings`)."""
+        from lambdagate.providers.bedrock import embeddings
 
-    async def chat_stream(
-        self, chat: ChatCompletionRequest, target: Target, ctx: CallContext
+        return await embeddings.embed(request, target, ctx)
+
+    async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
+        if (openai := _openai_api(target)) is not None:
+            return await openai.chat(request, target, ctx)
+        result = await client.call(target, "converse", self.prepare(request, target, ctx),
+                                   parse_error=response.parse_error)
+        return response.chat_completion(result, target)
+
+    def chat_stream(
+        self, request: ChatCompletionRequest, target: Target, ctx: CallContext
     ) -> AsyncIterator[JSONBody]:
-        translator = response.StreamTranslator(target.model, include_usage=chat.wants_usage_chunk)
-        events = client.stream(target, self.params(chat, target, ctx))
-        try:
-            async for event in events:
-                for chunk in translator.feed(event):
-                    yield chunk
-        finally:
-            await events.aclose()  # type: ignore[attr-defined]
+        if (openai := _openai_api(target)) is not None:
+            return openai.chat_stream(request, target, ctx)
+        params = self.prepare(request, target, ctx)
+        translator = StreamTranslator(target, include_usage=request.wants_usage_chunk)
+        return client.relay(target, params, translator, parse_error=response.parse_error)
+
+    # --- OpenAI's Responses API on Bedrock's OpenAI endpoint (the Responses front door's passthrough) ---
+
+    async def responses(self, fields: dict[str, Any], target: Target, ctx: CallContext) -> JSONBody:
+        return await _openai_endpoint(target).responses(fields, target, ctx)
+
+    def responses_stream(self, fields: dict[str, Any], target: Target, ctx: CallContext) -> AsyncIterator[JSONBody]:
+        return _openai_endpoint(target).responses_stream(fields, target, ctx)
+
+    # --- Claude's Messages API through InvokeModel (the Messages front door's passthrough) --------
+
+    async def messages(self, request: NativeMessages, target: Target, ctx: CallContext) -> JSONBody:
+        from lambdagate.providers.bedrock import messages
+
+        return await messages.invoke(request, target)
+
+    def messages_stream(self, request: NativeMessages, target: Target, ctx: CallContext) -> AsyncIterator[JSONBody]:
+        from lambdagate.providers.bedrock import messages
+
+        return messages.invoke_stream(request, target)
+
+    async def count_tokens(self, request: NativeMessages, target: Target, ctx: CallContext) -> JSONBody | None:
+        from lambdagate.providers.bedrock import messages
+
+        return await messages.count_tokens(request, target)
+
+
+def _openai_api(target: Target) -> BedrockOpenAIProvider | None:
+    """The OpenAI-compatible endpoint's adapter when the target selects it (``api: openai``, :mod:`.openai_api`)."""
+    from lambdagate.providers.bedrock import openai_api
+
+    return openai_api.PROVIDER if openai_api.uses_openai(target) else None
+
+
+def _openai_endpoint(target: Target) -> BedrockOpenAIProvider:
+    if (openai := _openai_api(target)) is None:
+        raise ProviderNotConfigured(f"The Responses API on Bedrock needs the option 'api: openai' (route "
+                                    f"'{target.alias}').")
+    return openai

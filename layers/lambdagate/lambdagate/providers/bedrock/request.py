@@ -1,4 +1,4 @@
-"""OpenAI chat messages, tools and output format -> Converse request fields.
+"""The chat contract -> the keyword arguments of ``converse`` / ``converse_stream`` (pure: no I/O).
 
 Converse keeps system prompts apart (``system`` blocks), wants strictly alternating turns made of
 content blocks, and carries tool results as ``toolResult`` blocks inside a *user* turn. Images
@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from lambdagate.errors import InvalidRequest
+from lambdagate.providers.base import CallContext, map_params
+from lambdagate.providers.bedrock.params import HANDLED, PARAMS
 from lambdagate.providers.content import text_only
 from lambdagate.types import (
     AssistantMessage,
@@ -26,6 +29,8 @@ from lambdagate.types import (
     ToolMessage,
     UserMessage,
 )
+
+PROVIDER_TYPE = "bedrock"
 
 # MIME subtype -> Converse ImageFormat.
 _IMAGE_FORMATS = {"png": "png", "jpeg": "jpeg", "jpg": "jpeg", "gif": "gif", "webp": "webp"}
@@ -70,12 +75,12 @@ def _user_blocks(message: UserMessage, param: str) -> list[dict[str, Any]]:
 
 def _assistant_blocks(message: AssistantMessage, param: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    text = text_only(message.content, param, "bedrock")
+    text = text_only(message.content, param, PROVIDER_TYPE)
     if text:  # Converse rejects blank text blocks
         blocks.append({"text": text})
     for call in message.tool_calls or []:
         try:
-            arguments = json.loads(call.function.arguments or "{}")
+            arguments = json.loads(call.function.arguments or "{}")  # the client's arguments, not upstream bytes
         except ValueError:
             raise InvalidRequest("Tool call arguments must be a JSON object.",
                                  param=f"{param}.tool_calls") from None
@@ -87,7 +92,7 @@ def _assistant_blocks(message: AssistantMessage, param: str) -> list[dict[str, A
 
 def _tool_result(message: ToolMessage, param: str) -> dict[str, Any]:
     return {"toolResult": {"toolUseId": message.tool_call_id,
-                           "content": [{"text": text_only(message.content, param, "bedrock")}]}}
+                           "content": [{"text": text_only(message.content, param, PROVIDER_TYPE)}]}}
 
 
 def convert_messages(messages: list[Message]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -97,7 +102,7 @@ def convert_messages(messages: list[Message]) -> tuple[list[dict[str, Any]], lis
     for i, message in enumerate(messages):
         param = f"messages.{i}"
         if isinstance(message, SystemMessage | DeveloperMessage):
-            if text := text_only(message.content, param, "bedrock"):
+            if text := text_only(message.content, param, PROVIDER_TYPE):
                 system.append({"text": text})
             continue
         if isinstance(message, UserMessage):
@@ -169,3 +174,23 @@ def output_config(request: ChatCompletionRequest) -> dict[str, Any] | None:
     if spec.get("description"):
         definition["description"] = spec["description"]
     return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
+
+
+def build_params(request: ChatCompletionRequest, model: str, options: Mapping[str, Any],
+                 ctx: CallContext) -> dict[str, Any]:
+    """The keyword arguments of ``converse`` / ``converse_stream`` for one chat request."""
+    params = map_params(request.translated_fields(), PARAMS, ctx, PROVIDER_TYPE, handled=HANDLED)
+    system, messages = convert_messages(request.messages)
+    params["modelId"] = model
+    params["messages"] = messages
+    if system:
+        params["system"] = system
+    if (tools := tool_config(request, messages)) is not None:
+        params["toolConfig"] = tools
+    if request.response_format is not None and request.response_format.type == "json_object":
+        ctx.unsupported("response_format", PROVIDER_TYPE)  # Converse has no schema-less JSON mode
+    elif (output := output_config(request)) is not None:
+        params["outputConfig"] = output
+    if guardrail := options.get("guardrail_config"):
+        params["guardrailConfig"] = dict(guardrail)
+    return params

@@ -1,11 +1,28 @@
-"""Converse responses and ConverseStream events -> OpenAI chat completions and chunks."""
+"""Converse answers and Bedrock errors -> OpenAI shapes (shared by the JSON and stream paths).
+
+Errors, per the Bedrock Runtime API reference (Converse / ConverseStream "Errors", read on
+2026-12-02): boto3 raises a ``ClientError`` whose ``response["Error"]`` names the exception
+(``ThrottlingException``); inside a ConverseStream the same errors arrive as events named in
+camel case (``throttlingException``), so codes are looked up case-insensitively. Each maps to the
+HTTP status Bedrock documents for it. A prompt over the model's context window is a 400
+``ValidationException``; its wording depends on the model behind Converse ("Input is too long for
+requested model", "The model returned the following errors: prompt is too long: N tokens > M
+maximum", "input length and `max_tokens` exceed context limit", "too many total text bytes"), and
+all of them get OpenAI's code ``context_length_exceeded``.
+
+A 200 whose body is no Converse answer reaches :func:`chat_completion` without ``output.message``
+(botocore reads an unparseable body as ``{"message": <body>}``): a retryable 502, never an
+empty completion. Bodies botocore fails on outright are mapped in :mod:`.client`.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from lambdagate.providers import shapes
+from lambdagate.providers import http, shapes
+from lambdagate.providers.base import Target
 
 # Converse stopReason -> OpenAI finish_reason. The malformed_* reasons have no OpenAI
 # counterpart; the model stopped on its own, so they read as "stop".
@@ -34,8 +51,48 @@ def usage(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     return shapes.usage(prompt, int(raw.get("outputTokens") or 0), cached_tokens=read, cache_creation_tokens=write)
 
 
-def chat_completion(response: dict[str, Any], model: str) -> dict[str, Any]:
-    message = (response.get("output") or {}).get("message") or {}
+_COUNTS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
+
+
+def _block_ok(block: Any) -> bool:
+    if not isinstance(block, dict) or ("text" in block and not isinstance(block["text"], str)):
+        return False
+    if "toolUse" in block:
+        use = block["toolUse"]
+        if not (isinstance(use, dict) and isinstance(use.get("toolUseId"), str) and isinstance(use.get("name"), str)):
+            return False
+    if "reasoningContent" in block:
+        thought = block["reasoningContent"]
+        text = (thought.get("reasoningText") or {}) if isinstance(thought, dict) else None
+        if not (isinstance(text, dict) and isinstance(text.get("text") or "", str)):
+            return False
+    return True
+
+
+def answer_message(response: Any) -> dict[str, Any] | None:
+    """The ``output.message`` of a Converse answer when it has the shape :func:`chat_completion` reads.
+
+    botocore turns a body it cannot parse into ``{"message": <the body>}`` and an unknown
+    ``output`` member into ``SDK_UNKNOWN_MEMBER``: neither has ``output.message``.
+    """
+    output = response.get("output") if isinstance(response, dict) else None
+    message = output.get("message") if isinstance(output, dict) else None
+    if not isinstance(message, dict):
+        return None
+    content = message.get("content") or []
+    if not (isinstance(content, list) and all(_block_ok(block) for block in content)):
+        return None
+    raw_usage = response.get("usage") or {}
+    if not (isinstance(raw_usage, dict) and all(isinstance(raw_usage.get(key) or 0, int) for key in _COUNTS)):
+        return None
+    return message if isinstance(response.get("stopReason") or "", str) else None
+
+
+def chat_completion(response: dict[str, Any], target: Target) -> dict[str, Any]:
+    """A ``chat.completion`` from a Converse answer; one without ``output.message`` is a retryable 502."""
+    message = answer_message(response)
+    if message is None:
+        raise http.bad_answer(target, "an object that is not a Converse answer")
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -53,50 +110,41 @@ def chat_completion(response: dict[str, Any], model: str) -> dict[str, Any]:
         shapes.chat_message(content, tool_calls=calls or None, reasoning_content="".join(reasoning) or None),
         finish_reason(response.get("stopReason")),
     )
-    return shapes.chat_completion(model, [choice], usage(response.get("usage")))
+    return shapes.chat_completion(target.model, [choice], usage(response.get("usage")))
 
 
-class StreamTranslator:
-    """Turns ConverseStream events (``{"contentBlockDelta": {...}}``...) into chat chunks.
+ERROR_STATUS = {
+    "throttlingexception": 429,
+    "validationexception": 400,
+    "accessdeniedexception": 403,
+    "unrecognizedclientexception": 403,
+    "resourcenotfoundexception": 404,
+    "modeltimeoutexception": 408,
+    "serviceunavailableexception": 503,
+    "modelnotreadyexception": 503,
+    "internalserverexception": 500,
+    "modelerrorexception": 500,
+    "modelstreamerrorexception": 500,
+    "servicequotaexceededexception": 429,
+}
+"""Bedrock exception name (lower case) -> the HTTP status it is documented with."""
 
-    Converse numbers content blocks (text and tool uses together); OpenAI numbers tool calls on
-    their own, so each toolUse block is given the next tool-call index when it starts.
-    """
+_CONTEXT_PHRASES = ("too long", "exceed context limit", "context window", "maximum context", "too many input tokens",
+                    "too many total text bytes")
+"""Lower-case pieces of the ValidationException messages for a prompt that does not fit the model."""
 
-    def __init__(self, model: str, *, include_usage: bool) -> None:
-        self.chunks = shapes.ChatChunks(model)
-        self.include_usage = include_usage
-        self.tool_index: dict[int, int] = {}
 
-    def feed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        if "messageStart" in event:
-            return [self.chunks.role()]
-        if "contentBlockStart" in event:
-            start = event["contentBlockStart"]
-            use = (start.get("start") or {}).get("toolUse")
-            if use is None:
-                return []
-            index = self.tool_index[start.get("contentBlockIndex", 0)] = len(self.tool_index)
-            return [self.chunks.tool_call(index, id=use["toolUseId"], name=use["name"])]
-        if "contentBlockDelta" in event:
-            return self._delta(event["contentBlockDelta"])
-        if "messageStop" in event:
-            return [self.chunks.finish(finish_reason(event["messageStop"].get("stopReason")))]
-        if "metadata" in event and self.include_usage:
-            total = usage(event["metadata"].get("usage"))
-            return [self.chunks.usage(total)] if total else []
-        return []
-
-    def _delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        delta = event.get("delta") or {}
-        if "text" in delta:
-            return [self.chunks.content(delta["text"])] if delta["text"] else []
-        if "toolUse" in delta:
-            block = event.get("contentBlockIndex", 0)
-            if block not in self.tool_index:  # a delta without its start: give it an index anyway
-                self.tool_index[block] = len(self.tool_index)
-            return [self.chunks.tool_call(self.tool_index[block], arguments=delta["toolUse"].get("input") or "")]
-        if "reasoningContent" in delta:
-            text = delta["reasoningContent"].get("text")
-            return [self.chunks.reasoning(text)] if text else []
-        return []
+def parse_error(error: Any) -> http.ErrorInfo:
+    """A botocore ``ClientError.response`` (``{"Error": {"Code", "Message"}, "ResponseMetadata"}``)."""
+    if not isinstance(error, Mapping):
+        return http.ErrorInfo(None)
+    details = error.get("Error") or {}
+    code = str(details.get("Code") or "")
+    message = details.get("Message") or code or None
+    status = ERROR_STATUS.get(code.lower())
+    if status is None:
+        answered = int((error.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 502)
+        status = answered if answered >= 400 else 502
+    if status == 400 and message and any(p in message.lower() for p in _CONTEXT_PHRASES):
+        return http.ErrorInfo(message, http.CONTEXT_LENGTH_EXCEEDED, status=400)
+    return http.ErrorInfo(message, code or None, status=status)

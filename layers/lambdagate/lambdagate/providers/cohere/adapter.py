@@ -1,117 +1,62 @@
-"""Cohere's v2 Chat API: ``POST {api_base}/v2/chat`` with a Bearer key, JSON or SSE.
+"""``cohere``: Cohere's v2 Chat API, ``POST {api_base}/v2/chat`` with a Bearer key, JSON or SSE.
 
 Built against the v2 Chat reference (docs.cohere.com/reference/chat, chat-stream; the
-cohere-python SDK's generated v2 types) as of November 2026. Sampling names differ from OpenAI's
-(``p``, ``k``, ``stop_sequences``) and so do ranges: ``p`` is 0.01-0.99 and the penalties 0-1,
-so values are clamped into Cohere's range rather than refused. ``response_format`` json_object
-and json_schema both become Cohere's ``json_object`` (with ``json_schema`` for the latter).
-Error bodies are ``{"message": ...}``; statuses are mapped like every provider's.
+cohere-python SDK's generated v2 types) as of November 2026. The parameter table is in
+:mod:`.params`, the transforms in :mod:`.request`, :mod:`.response` and :mod:`.stream`; sending
+and reading (a reply that is not JSON is a retryable 502; Cohere's error object under a 200 is
+mapped like an error status) are the shared reader's.
+
+Provider options: ``api_base`` (default ``https://api.cohere.com``).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from lambdagate.errors import upstream_error
 from lambdagate.providers import http
-from lambdagate.providers.base import (
-    ALWAYS_HANDLED,
-    UNSET,
-    CallContext,
-    JSONBody,
-    Param,
-    ParamTable,
-    Provider,
-    Target,
-    map_params,
-)
-from lambdagate.providers.cohere import request, response
-from lambdagate.types import ChatCompletionRequest
+from lambdagate.providers.base import CallContext, Capabilities, ParamTable, Target
+from lambdagate.providers.cohere import response
+from lambdagate.providers.cohere.params import PARAMS
+from lambdagate.providers.cohere.request import build_body
+from lambdagate.providers.cohere.stream import StreamTranslator
+from lambdagate.providers.http_provider import HTTPProvider, UpstreamCall
+from lambdagate.providers.transforms import chat_only
+from lambdagate.types import BaseRequest
+from lambdagate.wire import JSONBody
+
+if TYPE_CHECKING:
+    from lambdagate.embedding_types import EmbeddingRequest
 
 DEFAULT_API_BASE = "https://api.cohere.com"
 
 
-def _stop_sequences(value: Any) -> Any:
-    stops = [value] if isinstance(value, str) else [s for s in value if s]
-    return stops or UNSET
-
-
-def _response_format(value: Any) -> Any:
-    kind = value.get("type")
-    if kind == "json_object":
-        return {"type": "json_object"}
-    if kind == "json_schema":
-        schema = (value.get("json_schema") or {}).get("schema")
-        return {"type": "json_object", "json_schema": schema} if schema else {"type": "json_object"}
-    return {"type": "text"}
-
-
-CHAT_PARAMS: ParamTable = {
-    "max_tokens": Param(),
-    "max_completion_tokens": Param("max_tokens"),
-    "temperature": Param(),
-    "top_p": Param("p", min=0.01, max=0.99),
-    "top_k": Param("k", min=0, max=500),
-    "stop": Param("stop_sequences", transform=_stop_sequences),
-    "seed": Param(),
-    "frequency_penalty": Param(min=0, max=1),
-    "presence_penalty": Param(min=0, max=1),
-    "response_format": Param(transform=_response_format),
-    # Cohere's own fields, sent by clients as extra body fields.
-    "safety_mode": Param(),
-    "thinking": Param(),
-}
-
-_HANDLED = ALWAYS_HANDLED | {"tools", "tool_choice"}
-
-
-def cohere_error(body: Any) -> http.ErrorInfo:
-    """Cohere answers errors with ``{"id": ..., "message": ...}``."""
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return http.ErrorInfo(body["message"])
-    return http.openai_error(body)
-
-
-class CohereProvider(Provider):
+class CohereProvider(HTTPProvider):
     type_name = "cohere"
-    chat_params: ClassVar[ParamTable] = CHAT_PARAMS
+    # v2 Chat has no n (num_generations was v1 generate's) and its logprobs are not translated.
+    capabilities: ClassVar[Capabilities] = Capabilities(tools=True, images=True, json_schema=True, embeddings=True)
+    params: ClassVar[ParamTable] = PARAMS
 
     def url(self, target: Target) -> str:
         return (target.config.api_base or DEFAULT_API_BASE).rstrip("/") + "/v2/chat"
 
-    def headers(self, target: Target) -> dict[str, str]:
-        return http.bearer_headers(target)
+    def prepare(self, request: BaseRequest, target: Target, ctx: CallContext, *, stream: bool) -> UpstreamCall:
+        return UpstreamCall(
+            url=self.url(target),
+            body=build_body(chat_only(request, self.type_name), target.model, ctx, stream=stream),
+            headers=http.bearer_headers(target),
+            parse_error=response.cohere_error,
+            error_in_body=response.is_error_body,
+        )
 
-    def body(self, chat: ChatCompletionRequest, target: Target, ctx: CallContext, *, stream: bool) -> dict[str, Any]:
-        body = map_params(chat.sent_fields(), self.chat_params, ctx, self.type_name, handled=_HANDLED)
-        return {
-            "model": target.model,
-            "messages": request.convert_messages(chat.messages),
-            **request.tool_fields(chat),
-            **body,
-            "stream": stream,
-        }
+    def respond(self, reply: http.Reply, call: UpstreamCall, target: Target) -> JSONBody:
+        return response.chat_completion(reply.value, target)
 
-    async def chat(self, chat: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-        body = self.body(chat, target, ctx, stream=False)
-        content = await http.post(target, self.url(target), body, self.headers(target), parse_error=cohere_error)
-        return response.chat_completion(json.loads(content), target)
+    def translator(self, request: BaseRequest, call: UpstreamCall, target: Target) -> StreamTranslator:
+        return StreamTranslator(target, include_usage=request.wants_usage_chunk)
 
-    async def chat_stream(
-        self, chat: ChatCompletionRequest, target: Target, ctx: CallContext
-    ) -> AsyncIterator[JSONBody]:
-        body = self.body(chat, target, ctx, stream=True)
-        translator = response.StreamTranslator(target, include_usage=chat.wants_usage_chunk)
-        async with http.stream(target, self.url(target), body, self.headers(target),
-                               parse_error=cohere_error) as upstream:
-            async for _event, data in http.sse_events(upstream, target):
-                if not data or data == "[DONE]":
-                    continue
-                try:
-                    event = json.loads(data)
-                except ValueError:
-                    raise upstream_error(target.provider_name, 502, "Malformed stream event.") from None
-                for chunk in translator.feed(event):
-                    yield chunk
+    async def embed(self, request: EmbeddingRequest, target: Target, ctx: CallContext) -> JSONBody:
+        """v2 Embed (:mod:`.embeddings`), 96 texts per call."""
+        from lambdagate.providers.cohere import embeddings
+
+        url = (target.config.api_base or DEFAULT_API_BASE).rstrip("/") + "/v2/embed"
+        return await embeddings.embed(url, http.bearer_headers(target), request, target, ctx)

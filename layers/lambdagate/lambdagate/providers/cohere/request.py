@@ -1,4 +1,4 @@
-"""OpenAI chat messages and tools -> Cohere v2 chat fields.
+"""The request transform: an OpenAI chat request -> a Cohere v2 ``POST /v2/chat`` body.
 
 v2 is close to OpenAI's shape: roles system/user/assistant/tool, ``tool_call_id`` on tool
 messages, OpenAI-style function tools. The differences handled here: an assistant turn that calls
@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from lambdagate.errors import InvalidRequest
+from lambdagate.providers.base import CallContext, map_params
+from lambdagate.providers.cohere.params import HANDLED, PARAMS
 from lambdagate.providers.content import text_and_image_parts, text_only
 from lambdagate.types import (
     AssistantMessage,
@@ -22,6 +24,20 @@ from lambdagate.types import (
     ToolMessage,
     UserMessage,
 )
+
+PROVIDER_TYPE = "cohere"
+
+
+def build_body(request: ChatCompletionRequest, model: str, ctx: CallContext, *, stream: bool) -> dict[str, Any]:
+    """The whole upstream body; parameters Cohere cannot take are dropped or refused (``ctx``)."""
+    mapped = map_params(request.translated_fields(), PARAMS, ctx, PROVIDER_TYPE, handled=HANDLED)
+    return {
+        "model": model,
+        "messages": convert_messages(request.messages),
+        **tool_fields(request),
+        **mapped,
+        "stream": stream,
+    }
 
 
 def _assistant(message: AssistantMessage, param: str) -> dict[str, Any]:

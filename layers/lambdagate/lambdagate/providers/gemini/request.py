@@ -1,4 +1,4 @@
-"""OpenAI chat request -> Gemini ``GenerateContentRequest`` (Gemini API v1beta, reference of 2026-11).
+"""The request transform: OpenAI chat -> Gemini ``GenerateContentRequest`` (v1beta reference, 2026-11).
 
 What maps where:
 
@@ -10,7 +10,8 @@ What maps where:
   fetches public and signed URLs itself since 2026-01). Other schemes are refused with a 400.
 - Tools -> ``functionDeclarations`` with ``parametersJsonSchema`` (plain JSON Schema, so no
   conversion to the OpenAPI subset of ``parameters``); ``tool_choice`` -> ``toolConfig``.
-- Sampling parameters -> ``generationConfig`` through :data:`GENERATION_PARAMS`.
+- Sampling parameters -> ``generationConfig`` through :data:`.params.PARAMS` (``n`` ->
+  ``candidateCount``: each candidate comes back as its own choice).
 - ``reasoning_effort`` -> ``thinkingConfig``: ``thinkingLevel`` on Gemini 3 and later,
   ``thinkingBudget`` before; thoughts are then requested so they come back as reasoning.
 
@@ -28,8 +29,9 @@ import re
 from typing import Any
 
 from lambdagate.errors import InvalidRequest
-from lambdagate.providers.base import ALWAYS_HANDLED, CallContext, Param, ParamTable, map_params
+from lambdagate.providers.base import CallContext, map_params
 from lambdagate.providers.content import text_only
+from lambdagate.providers.gemini.params import HANDLED, PARAMS
 from lambdagate.types import (
     AssistantMessage,
     AudioPart,
@@ -52,30 +54,6 @@ SKIP_SIGNATURE = "skip_thought_signature_validator"
 """Google's documented stand-in for a thought signature the client did not send back."""
 
 
-def _stop_sequences(value: Any) -> Any:
-    return [value] if isinstance(value, str) else list(value)
-
-
-GENERATION_PARAMS: ParamTable = {
-    "temperature": Param("generationConfig.temperature"),
-    "top_p": Param("generationConfig.topP"),
-    "top_k": Param("generationConfig.topK"),
-    "max_tokens": Param("generationConfig.maxOutputTokens"),
-    # After max_tokens so that the newer name wins when a client sends both.
-    "max_completion_tokens": Param("generationConfig.maxOutputTokens"),
-    "stop": Param("generationConfig.stopSequences", transform=_stop_sequences),
-    "n": Param("generationConfig.candidateCount"),
-    "seed": Param("generationConfig.seed"),
-    "presence_penalty": Param("generationConfig.presencePenalty"),
-    "frequency_penalty": Param("generationConfig.frequencyPenalty"),
-    # Gemini's own request fields, accepted in snake case through the SDKs' extra_body.
-    "safety_settings": Param("safetySettings"),
-    "cached_content": Param("cachedContent"),
-}
-
-HANDLED = ALWAYS_HANDLED | {"tools", "tool_choice", "response_format", "reasoning_effort",
-                            "parallel_tool_calls"}
-
 # JSON Schema keywords Gemini's schema validator refuses or that mean nothing to it.
 _DROPPED_SCHEMA_KEYS = frozenset({"$schema", "$comment", "strict"})
 
@@ -93,8 +71,7 @@ def is_legacy_model(model: str) -> bool:
 
 
 def build_body(request: ChatCompletionRequest, model: str, ctx: CallContext) -> dict[str, Any]:
-    fields = request.sent_fields()
-    body = map_params(fields, GENERATION_PARAMS, ctx, PROVIDER_TYPE, handled=HANDLED)
+    body = map_params(request.translated_fields(), PARAMS, ctx, PROVIDER_TYPE, handled=HANDLED)
     system, contents = convert_messages(request.messages, legacy=is_legacy_model(model))
     body["contents"] = contents
     if system:

@@ -1,74 +1,64 @@
 """``mistral``: Mistral AI's chat completions (``POST {api_base}/chat/completions``, Bearer key).
 
 Mistral's API is OpenAI-like (reference: docs.mistral.ai API and the mistralai/client-python
-models, 2026-11) but not OpenAI's: parameter names and tool-call ids differ on the way in
-(:mod:`.request`), and answers need small fixes to be valid OpenAI objects on the way out
-(:mod:`.response`). Streams are SSE ending with ``[DONE]``. Errors are OpenAI-like
-(``{"message", "type", "param", "code"}``, 422 for validation errors) and are read by the shared
-OpenAI error parser. Text completions are served through chat (the base class).
+models, 2026-11) but not OpenAI's: parameter names, tool-call ids and the order of turns differ
+on the way in (:mod:`.params`, :mod:`.request`), and answers need small fixes to be valid OpenAI
+objects on the way out (:mod:`.response`, :mod:`.stream`). Streams are SSE ending with
+``[DONE]``. ``n`` is native: one upstream call answers every choice. Text completions are served
+through chat.
 
 Provider options: ``api_base`` (default ``https://api.mistral.ai/v1``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from lambdagate.errors import upstream_error
 from lambdagate.providers import http
-from lambdagate.providers.base import CallContext, JSONBody, ParamTable, Provider, RawJSON, Target
-from lambdagate.providers.mistral.request import CHAT_PARAMS, build_body
-from lambdagate.providers.mistral.response import normalize_chunk, normalize_completion
-from lambdagate.types import ChatCompletionRequest
+from lambdagate.providers.base import CallContext, Capabilities, ParamTable, Target
+from lambdagate.providers.http_provider import HTTPProvider, UpstreamCall
+from lambdagate.providers.mistral import response
+from lambdagate.providers.mistral.params import PARAMS
+from lambdagate.providers.mistral.request import build_body
+from lambdagate.providers.mistral.stream import StreamTranslator
+from lambdagate.providers.transforms import chat_only
+from lambdagate.types import BaseRequest
+from lambdagate.wire import JSONBody
+
+if TYPE_CHECKING:
+    from lambdagate.embedding_types import EmbeddingRequest
 
 DEFAULT_API_BASE = "https://api.mistral.ai/v1"
 
 
-class MistralProvider(Provider):
+class MistralProvider(HTTPProvider):
     type_name = "mistral"
-    chat_params: ClassVar[ParamTable] = CHAT_PARAMS
+    # Mistral's chat API has no logprobs (they are dropped by the table).
+    capabilities: ClassVar[Capabilities] = Capabilities(n=True, tools=True, images=True, json_schema=True,
+                                                        embeddings=True)
+    params: ClassVar[ParamTable] = PARAMS
 
     def url(self, target: Target) -> str:
         return (target.config.api_base or DEFAULT_API_BASE).rstrip("/") + "/chat/completions"
 
-    def headers(self, target: Target) -> dict[str, str]:
-        return http.bearer_headers(target)
+    def prepare(self, request: BaseRequest, target: Target, ctx: CallContext, *, stream: bool) -> UpstreamCall:
+        return UpstreamCall(
+            url=self.url(target),
+            body=build_body(chat_only(request, self.type_name), target.model, ctx, stream=stream),
+            headers=http.bearer_headers(target),
+            parse_error=response.mistral_error,
+            error_in_body=response.has_error,
+        )
 
-    async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-        body = build_body(request, target.model, ctx, stream=False)
-        content = await http.post(target, self.url(target), body, self.headers(target))
-        parsed = http.parse_json(content, target)
-        if not isinstance(parsed, dict):
-            raise upstream_error(target.provider_name, 502, "the upstream answered with an unexpected body.",
-                                 secrets=target.secrets)
-        return parsed if normalize_completion(parsed, target) else RawJSON(content)
+    def respond(self, reply: http.Reply, call: UpstreamCall, target: Target) -> JSONBody:
+        return response.completion(reply, target)
 
-    async def chat_stream(
-        self, request: ChatCompletionRequest, target: Target, ctx: CallContext
-    ) -> AsyncIterator[JSONBody]:
-        body = build_body(request, target.model, ctx, stream=True)
-        usage: dict[str, Any] | None = None
-        last: dict[str, Any] | None = None
-        async with http.stream(target, self.url(target), body, self.headers(target)) as response:
-            async for _event, data in http.sse_events(response, target):
-                if data == "[DONE]":
-                    break
-                chunk = http.parse_json(data, target)
-                if not isinstance(chunk, dict):
-                    continue
-                if "error" in chunk or chunk.get("object") == "error":
-                    info = http.openai_error(chunk)
-                    raise upstream_error(target.provider_name, 500, info.message, code=info.code,
-                                         secrets=target.secrets)
-                if not chunk.get("choices") and chunk.get("usage"):
-                    usage, last = chunk["usage"], chunk
-                    continue
-                changed, carried = normalize_chunk(chunk, target)
-                if carried is not None:
-                    usage = carried
-                last = chunk
-                yield chunk if changed else RawJSON(data.encode())
-        if request.wants_usage_chunk and usage is not None and last is not None:
-            yield {"id": last.get("id", ""), "object": "chat.completion.chunk", "created": last.get("created", 0),
-                   "model": last.get("model", target.model), "choices": [], "usage": usage}
+    def translator(self, request: BaseRequest, call: UpstreamCall, target: Target) -> StreamTranslator:
+        return StreamTranslator(target, include_usage=request.wants_usage_chunk)
+
+    async def embed(self, request: EmbeddingRequest, target: Target, ctx: CallContext) -> JSONBody:
+        """``/embeddings`` (:mod:`.embeddings`), 512 inputs per call."""
+        from lambdagate.providers.mistral import embeddings
+
+        url = (target.config.api_base or DEFAULT_API_BASE).rstrip("/") + "/embeddings"
+        return await embeddings.embed(url, http.bearer_headers(target), request, target, ctx)

@@ -1,20 +1,20 @@
-"""OpenAI chat request -> Mistral ``POST /v1/chat/completions`` body.
+"""The request transform: an OpenAI chat request -> a Mistral ``POST /v1/chat/completions`` body.
 
-Built against Mistral's chat completion API as its official SDK (mistralai/client-python,
-``ChatCompletionRequest``, 2026-11) declares it: ``temperature``, ``top_p``, ``max_tokens``,
-``stop``, ``random_seed``, ``n``, ``presence_penalty``, ``frequency_penalty``, ``response_format``
-(``json_object`` and ``json_schema`` in OpenAI's shape), ``tools``, ``tool_choice``
-(``auto``/``none``/``any``/``required``/named), ``parallel_tool_calls``, ``prediction``,
-``reasoning_effort`` (``none``/``high``), ``prompt_mode``, ``guardrails``, ``metadata``,
-``prompt_cache_key``, ``safe_prompt``. It has no ``logit_bias``, ``user``, ``logprobs``,
-``top_logprobs``, ``store``, ``service_tier``, ``modalities`` or ``stream_options``: those are
-dropped (or refused when ``drop_params`` is off), because Mistral answers unknown fields with 422.
+Parameters map through :data:`.params.PARAMS`. Messages are rebuilt field by field, because
+Mistral answers unknown fields with 422 (an OpenAI ``name`` on a user message would be refused).
 
-Messages are rebuilt field by field for the same reason (an OpenAI ``name`` on a user message
-would be refused). Mistral requires tool call ids of exactly nine letters and digits; ids it
-generated already are, and any other (a conversation started on another provider) is mapped to
-nine characters by a hash, the same way in the assistant's ``tool_calls`` and in the
-``tool_call_id`` of the tool message, so the pair still matches.
+Mistral requires tool call ids of exactly nine letters and digits; ids it generated already are,
+and any other (a conversation started on another provider) is mapped to nine characters by a
+hash, the same way in the assistant's ``tool_calls`` and in the ``tool_call_id`` of the tool
+message, so the pair still matches.
+
+Mistral checks the order of turns more strictly than OpenAI: after a ``tool`` turn only another
+``tool`` or an ``assistant`` turn may follow, and an assistant turn needs text or tool calls
+(mistral-common's ``MistralRequestValidator._validate_message_order`` and
+``_validate_assistant_message``, checked 2026-12-02). A ``user`` (or ``system``) turn right
+after tool results, an ordinary OpenAI conversation, is answered with 400
+``invalid_request_message_order`` (code 3230, "Unexpected role 'user' after role 'tool'"), so
+a short assistant turn (:data:`TOOL_RESULTS_BRIDGE`) is put between them.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import re
 from typing import Any
 
 from lambdagate.errors import InvalidRequest
-from lambdagate.providers.base import ALWAYS_HANDLED, CallContext, Param, ParamTable, map_params
+from lambdagate.providers.base import CallContext, map_params
 from lambdagate.providers.content import text_and_image_parts, text_only
+from lambdagate.providers.mistral.params import HANDLED, PARAMS
 from lambdagate.types import (
     AssistantMessage,
     ChatCompletionRequest,
@@ -39,44 +40,9 @@ from lambdagate.types import (
 )
 
 PROVIDER_TYPE = "mistral"
-
-
-def _tool_choice(value: Any) -> Any:
-    # Mistral's name for "must call a tool" is "any" ("required" is accepted too, "any" everywhere).
-    return "any" if value == "required" else value
-
-
-def _reasoning_effort(value: Any) -> Any:
-    # Mistral has two levels; any OpenAI level above "none" asks for reasoning.
-    return "none" if value == "none" else "high"
-
-
-CHAT_PARAMS: ParamTable = {
-    "temperature": Param(),
-    "top_p": Param(),
-    "max_tokens": Param(),
-    # After max_tokens so that the newer name wins when a client sends both.
-    "max_completion_tokens": Param("max_tokens"),
-    "stop": Param(),
-    "seed": Param("random_seed"),
-    "random_seed": Param(),
-    "n": Param(),
-    "presence_penalty": Param(),
-    "frequency_penalty": Param(),
-    "response_format": Param(),
-    "tool_choice": Param(transform=_tool_choice),
-    "parallel_tool_calls": Param(),
-    "prediction": Param(),
-    "reasoning_effort": Param(transform=_reasoning_effort),
-    "metadata": Param(),
-    "prompt_cache_key": Param(),
-    # Mistral's own fields, sent by clients through the SDKs' extra_body.
-    "safe_prompt": Param(),
-    "prompt_mode": Param(),
-    "guardrails": Param(),
-}
-
-HANDLED = ALWAYS_HANDLED | {"tools"}
+TOOL_RESULTS_BRIDGE = {"role": "assistant", "content": "Tool results received."}
+"""The assistant turn that lets a user or system turn follow tool results on Mistral."""
+_AFTER_TOOL = frozenset({"tool", "assistant"})
 
 _MISTRAL_ID = re.compile(r"[A-Za-z0-9]{9}")
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -95,7 +61,7 @@ def tool_call_id(call_id: str) -> str:
 
 
 def build_body(request: ChatCompletionRequest, model: str, ctx: CallContext, *, stream: bool) -> dict[str, Any]:
-    body = map_params(request.sent_fields(), CHAT_PARAMS, ctx, PROVIDER_TYPE, handled=HANDLED)
+    body = map_params(request.translated_fields(), PARAMS, ctx, PROVIDER_TYPE, handled=HANDLED)
     body["model"] = model
     body["messages"] = convert_messages(request.messages)
     if request.tools:
@@ -126,6 +92,8 @@ def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
         else:
             raise InvalidRequest("Messages with role 'function' are not supported by Mistral; use tool "
                                  "messages.", param="messages")
+        if len(result) > 1 and result[-2]["role"] == "tool" and result[-1]["role"] not in _AFTER_TOOL:
+            result.insert(-1, dict(TOOL_RESULTS_BRIDGE))
     # A conversation that ends with the assistant asks Mistral to continue that message.
     if result and result[-1]["role"] == "assistant" and not result[-1].get("tool_calls"):
         result[-1]["prefix"] = True

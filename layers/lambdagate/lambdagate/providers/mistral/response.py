@@ -1,4 +1,4 @@
-"""Mistral's OpenAI-like answers, made to validate against the OpenAI schema.
+"""The response transform: Mistral's OpenAI-like answers, made to validate against the OpenAI schema.
 
 Mistral's responses differ from OpenAI's in small ways that make strict clients (and the
 schema) reject them:
@@ -13,16 +13,47 @@ schema) reject them:
   choices, where OpenAI sends a separate usage chunk only when ``include_usage`` was asked for.
 
 A body that needs none of this is forwarded as the upstream's bytes.
+
+Errors are OpenAI-like (``{"object": "error", "message", "type", "param", "code"}``, 422 for
+validation errors) and read by the shared OpenAI parser, except for a prompt longer than the
+model's context: a 400 "Prompt contains N tokens, too large for model with M maximum context
+length" (the wording of docs.mistral.ai's known limitations and of the servers' answers as
+clients quote them, checked 2026-12-02), which gets OpenAI's ``context_length_exceeded``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lambdagate.errors import UpstreamError, upstream_error
+from lambdagate.providers import http
 from lambdagate.providers.base import Target
+from lambdagate.wire import JSONBody, RawJSON
 
 FINISH_REASONS = {"model_length": "length"}
+_PROMPT_TOO_LONG = re.compile(r"too large for model with \d+ maximum context length", re.IGNORECASE)
+
+
+def mistral_error(body: Any) -> http.ErrorInfo:
+    """OpenAI's error shape, with Mistral's "prompt too long" given OpenAI's code."""
+    info = http.openai_error(body)
+    if info.message is not None and _PROMPT_TOO_LONG.search(info.message):
+        return http.ErrorInfo(info.message, http.CONTEXT_LENGTH_EXCEEDED, info.param or "messages", status=400)
+    return info
+
+
+def has_error(value: Any) -> bool:
+    """An error object sent with a 200 (``object: error``), which must not pass for an answer."""
+    return http.is_error_event("", value)
+
+
+def completion(reply: http.Reply, target: Target) -> JSONBody:
+    """The answer, repaired where Mistral's differs from OpenAI's, else as the upstream's bytes."""
+    body = reply.value
+    if not isinstance(body.get("choices"), list):
+        raise http.bad_answer(target, "an object that is not a completion")
+    return body if normalize_completion(body, target) else RawJSON(reply.content)
 _OPENAI_FINISH = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call", None})
 
 

@@ -21,25 +21,24 @@ import json
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lambdagate.providers import shapes
 from lambdagate.providers.base import (
     ALWAYS_HANDLED,
     CallContext,
-    JSONBody,
-    Param,
+    Capabilities,
     ParamTable,
     Provider,
     Target,
     map_params,
 )
+from lambdagate.providers.mock.params import PARAMS
 from lambdagate.types import ChatCompletionRequest, Message, NamedToolChoice, TextPart
+from lambdagate.wire import JSONBody
 
-# Sampling parameters are accepted (a real model would take them) and have no effect.
-_ACCEPTED = ("temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens", "seed", "user",
-             "presence_penalty", "frequency_penalty", "tools", "tool_choice", "parallel_tool_calls",
-             "response_format", "metadata", "logit_bias", "store", "service_tier")
+if TYPE_CHECKING:
+    from lambdagate.embedding_types import EmbeddingRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +63,9 @@ def _tokens(text: str) -> int:
 
 class MockProvider(Provider):
     type_name = "mock"
-    chat_params: ClassVar[ParamTable] = {name: Param() for name in _ACCEPTED}
+    capabilities: ClassVar[Capabilities] = Capabilities(n=True, tools=True, json_schema=True, upstream_api="local",
+                                                        embeddings=True)
+    params: ClassVar[ParamTable] = PARAMS
 
     def answer(self, request: ChatCompletionRequest) -> _Answer:
         last = request.messages[-1]
@@ -98,7 +99,7 @@ class MockProvider(Provider):
         return shapes.usage(prompt, completion * n)
 
     async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-        map_params(request.sent_fields(), self.chat_params, ctx, self.type_name, handled=ALWAYS_HANDLED)
+        map_params(request.translated_fields(), self.params, ctx, self.type_name, handled=ALWAYS_HANDLED)
         answer = self.answer(request)
         if latency := float(target.option("latency", 0)):
             await asyncio.sleep(latency)
@@ -113,7 +114,7 @@ class MockProvider(Provider):
     async def chat_stream(
         self, request: ChatCompletionRequest, target: Target, ctx: CallContext
     ) -> AsyncIterator[JSONBody]:
-        map_params(request.sent_fields(), self.chat_params, ctx, self.type_name, handled=ALWAYS_HANDLED)
+        map_params(request.translated_fields(), self.params, ctx, self.type_name, handled=ALWAYS_HANDLED)
         answer = self.answer(request)
         chunks = shapes.ChatChunks(target.model)
         n = request.n or 1
@@ -137,3 +138,11 @@ class MockProvider(Provider):
             yield chunks.finish(answer.finish_reason, index)
         if request.wants_usage_chunk:
             yield chunks.usage(self.usage(request, answer, n))
+
+    async def embed(self, request: EmbeddingRequest, target: Target, ctx: CallContext) -> JSONBody:
+        """Deterministic unit vectors from each input's text (:mod:`.embeddings`)."""
+        from lambdagate.providers.mock import embeddings
+
+        if latency := float(target.option("latency", 0)):
+            await asyncio.sleep(latency)
+        return embeddings.embed(request, target, ctx)

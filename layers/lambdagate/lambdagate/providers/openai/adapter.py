@@ -1,28 +1,59 @@
-"""The OpenAI wire format itself: requests pass through, responses are forwarded as bytes.
+"""``openai``: the OpenAI API and every OpenAI-compatible server, bytes forwarded untouched.
 
-Nothing is translated, so nothing is re-parsed: the upstream's JSON body and each SSE ``data``
-payload go back to the client as they came (see DESIGN.md, "forward upstream bytes"). Unknown
-request fields pass through too, so new OpenAI parameters and server-specific ones (vLLM's
-``guided_json``, OpenRouter's ``provider``) work without a change here.
+Nothing is translated, so nothing is re-encoded: the upstream's JSON body and each SSE ``data``
+payload go back to the client as they came (DESIGN.md, "forward upstream bytes"), after the
+shared reader has checked that they are usable.
+
+Provider options: ``api_base`` (default ``https://api.openai.com/v1``), ``organization``,
+``project``, ``native_responses`` (default true: Responses API requests are forwarded to the
+upstream's ``/responses``; false for an OpenAI-compatible server without it, whose Responses
+requests are then translated through chat), ``api`` (``chat``, ``responses`` or ``auto``: which
+upstream API answers chat requests, see :mod:`.responses_api.route`; ``auto`` is the default on
+OpenAI's own API, ``chat`` elsewhere), ``responses_models``, ``encrypted_reasoning``,
+``reasoning_summary``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lambdagate.providers import http
-from lambdagate.providers.base import CallContext, JSONBody, ParamTable, Provider, RawJSON, Target
-from lambdagate.types import ChatCompletionRequest, CompletionRequest, _Request
+from lambdagate.providers.base import CallContext, Capabilities, ParamTable, StreamTranslator, Target, translate_stream
+from lambdagate.providers.http_provider import HTTPProvider, UpstreamCall
+from lambdagate.providers.openai import response, responses
+from lambdagate.providers.openai.params import PARAMS
+from lambdagate.providers.openai.request import build_body
+from lambdagate.providers.openai.stream import PassthroughStream
+from lambdagate.types import BaseRequest, ChatCompletionRequest
+from lambdagate.wire import JSONBody
+
+if TYPE_CHECKING:
+    from lambdagate.embedding_types import EmbeddingRequest
 
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 
 
-class OpenAIProvider(Provider):
+def path_of(request: BaseRequest) -> str:
+    return "/chat/completions" if isinstance(request, ChatCompletionRequest) else "/completions"
+
+
+class OpenAIProvider(HTTPProvider):
     type_name = "openai"
-    # Everything passes through: the table is empty and no field is ever reported as dropped.
-    chat_params: ClassVar[ParamTable] = {}
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        n=True, logprobs=True, text_completions=True, tools=True, images=True, json_schema=True, embeddings=True,
+        native_doors=frozenset({"responses"}),
+    )
+    params: ClassVar[ParamTable] = PARAMS
+
+    def capabilities_for(self, target: Target) -> Capabilities:
+        if target.option("native_responses", True) is False:
+            return replace(self.capabilities, native_doors=frozenset())
+        return self.capabilities
+
+    def parse_error(self, body: Any) -> http.ErrorInfo:
+        return http.openai_error(body)
 
     def headers(self, target: Target) -> dict[str, str]:
         headers = http.bearer_headers(target)
@@ -35,55 +66,78 @@ class OpenAIProvider(Provider):
     def url(self, target: Target, path: str) -> str:
         return (target.config.api_base or DEFAULT_API_BASE).rstrip("/") + path
 
-    def body(self, request: _Request, target: Target, *, stream: bool) -> dict[str, Any]:
-        body = request.sent_fields()
-        body["model"] = target.model
-        if stream:
-            body["stream"] = True
-        else:
-            body.pop("stream", None)
-            body.pop("stream_options", None)
-        return body
+    def model(self, target: Target) -> str:
+        return target.model
+
+    def prepare(self, request: BaseRequest, target: Target, ctx: CallContext, *, stream: bool) -> UpstreamCall:
+        return UpstreamCall(
+            url=self.url(target, path_of(request)),
+            body=build_body(request, self.model(target), stream=stream),
+            headers=self.headers(target),
+            parse_error=self.parse_error,
+            error_in_body=response.has_error,
+        )
+
+    def respond(self, reply: http.Reply, call: UpstreamCall, target: Target) -> JSONBody:
+        return response.completion(reply, target)
+
+    def translator(self, request: BaseRequest, call: UpstreamCall, target: Target) -> StreamTranslator:
+        return PassthroughStream()
+
+    # --- chat through the Responses API where the model needs it (providers/openai/responses_api) ---
+
+    def chat_api(self, target: Target) -> str:
+        """The ``api`` option: ``chat``, ``responses`` or ``auto``, the default on OpenAI's own API only."""
+        from urllib.parse import urlsplit
+
+        openai_itself = urlsplit(target.config.api_base or DEFAULT_API_BASE).hostname == "api.openai.com"
+        return str(target.option("api") or ("auto" if openai_itself else "chat"))
 
     async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-        return await self._post(request, target, "/chat/completions")
+        from lambdagate.providers.openai.responses_api import bridge
 
-    def chat_stream(
-        self, request: ChatCompletionRequest, target: Target, ctx: CallContext
-    ) -> AsyncIterator[JSONBody]:
-        return self._stream(request, target, "/chat/completions")
+        return await bridge.chat(self, request, target, ctx)
 
-    async def completion(self, request: CompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-        return await self._post(request, target, "/completions")
+    def chat_stream(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> AsyncIterator[JSONBody]:
+        from lambdagate.providers.openai.responses_api import bridge
 
-    def completion_stream(
-        self, request: CompletionRequest, target: Target, ctx: CallContext
-    ) -> AsyncIterator[JSONBody]:
-        return self._stream(request, target, "/completions")
+        return bridge.chat_stream(self, request, target, ctx)
 
-    async def _post(self, request: _Request, target: Target, path: str) -> JSONBody:
-        content = await http.post(
-            target, self.url(target, path), self.body(request, target, stream=False), self.headers(target)
-        )
-        return RawJSON(content)
+    def prepare_responses(self, request: ChatCompletionRequest, target: Target, ctx: CallContext, *, stream: bool,
+                          encrypted_reasoning: bool) -> UpstreamCall:
+        """The Responses API call answering a chat request (stateless: ``store: false``)."""
+        from lambdagate.providers.openai.responses_api.request import build_body as responses_body
 
-    async def _stream(self, request: _Request, target: Target, path: str) -> AsyncIterator[JSONBody]:
-        body = self.body(request, target, stream=True)
-        async with http.stream(target, self.url(target, path), body, self.headers(target)) as response:
-            async for _event, data in http.sse_events(response, target):
-                if data == "[DONE]":
-                    return
-                if data.startswith('{"error"'):
-                    raise stream_error(data, target)
-                yield RawJSON(data.encode())
+        body = responses_body(request, self.responses_model(target), ctx, target.provider_type, stream=stream,
+                              encrypted_reasoning=encrypted_reasoning,
+                              reasoning_summary=target.option("reasoning_summary"))
+        return UpstreamCall(url=self.responses_url(target), body=body, headers=self.headers(target),
+                            parse_error=self.parse_error, error_event=responses.is_error_event,
+                            error_in_body=responses.has_error)
 
+    # --- the Responses API, forwarded (the Responses front door's passthrough) ---------------------
 
-def stream_error(data: str, target: Target) -> Exception:
-    """An error event in the middle of an upstream stream (OpenAI sends these on overload)."""
-    from lambdagate.errors import upstream_error
+    def responses_url(self, target: Target) -> str:
+        return self.url(target, responses.PATH)
 
-    try:
-        info = http.openai_error(json.loads(data))
-    except ValueError:
-        info = http.ErrorInfo(None)
-    return upstream_error(target.provider_name, 500, info.message, code=info.code, secrets=target.secrets)
+    def responses_model(self, target: Target) -> str:
+        return self.model(target)
+
+    async def responses(self, fields: dict[str, Any], target: Target, ctx: CallContext) -> JSONBody:
+        """A ``Response`` for the client's Responses request ``fields``, as the upstream's bytes."""
+        body = responses.build_body(fields, self.responses_model(target), stream=False)
+        reply = await http.request_json(target, self.responses_url(target), body, self.headers(target),
+                                        parse_error=self.parse_error, error_in_body=responses.has_error)
+        return responses.response(reply, target)
+
+    def responses_stream(self, fields: dict[str, Any], target: Target, ctx: CallContext) -> AsyncIterator[JSONBody]:
+        """The upstream's Responses events, each as its bytes with its name (:class:`~lambdagate.wire.RawEvent`)."""
+        body = responses.build_body(fields, self.responses_model(target), stream=True)
+        events = http.read_sse(target, self.responses_url(target), body, self.headers(target),
+                               parse_error=self.parse_error, error_event=responses.is_error_event)
+        return translate_stream(events, responses.PassthroughEvents(target))
+
+    async def embed(self, request: EmbeddingRequest, target: Target, ctx: CallContext) -> JSONBody:
+        from lambdagate.providers.openai import embeddings
+
+        return await embeddings.embed(self, request, target, ctx)

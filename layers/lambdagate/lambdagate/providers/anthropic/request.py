@@ -1,24 +1,30 @@
-"""OpenAI chat messages -> Anthropic ``system`` + ``messages``.
+"""The chat contract -> an Anthropic Messages request body (pure: no I/O).
 
 Anthropic keeps system text out of the conversation, wants user and assistant turns to alternate
 (consecutive messages of one role are merged into one turn), carries tool calls as ``tool_use``
 blocks in the assistant turn and tool results as ``tool_result`` blocks in the next user turn
 (several results of one round in one user message, before any text), and rejects empty text
 blocks. Images come as base64 or URL sources, PDFs as document blocks.
+
+Most fields go through the version's table (:mod:`.params`); ``response_format`` and
+``reasoning_effort`` become several Anthropic fields each and are translated here.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from lambdagate.errors import InvalidRequest
+from lambdagate.providers.anthropic import params
 from lambdagate.providers.anthropic.params import ApiVersion
-from lambdagate.providers.base import CallContext
+from lambdagate.providers.base import CallContext, map_params
 from lambdagate.types import (
     AssistantMessage,
     AudioPart,
+    ChatCompletionRequest,
     ContentPart,
     FilePart,
     ImagePart,
@@ -27,6 +33,8 @@ from lambdagate.types import (
     TextPart,
     ToolMessage,
 )
+
+PROVIDER_TYPE = "anthropic"
 
 _DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+)(?:;[\w-]+=[^;,]*)*;base64,(?P<data>.*)$", re.DOTALL)
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -94,7 +102,7 @@ def _plain_text(content: str | list[ContentPart] | None) -> str:
 
 def _tool_use(call_id: str, name: str, arguments: str) -> Block:
     try:
-        value = json.loads(arguments) if arguments.strip() else {}
+        value = json.loads(arguments) if arguments.strip() else {}  # the client's arguments, not upstream bytes
     except ValueError:
         raise InvalidRequest(f"The arguments of tool call '{call_id}' are not valid JSON.",
                              param="messages") from None
@@ -107,7 +115,7 @@ def _assistant(message: AssistantMessage, version: ApiVersion, ctx: CallContext)
     blocks: list[Block] = []
     for block in _parts(message.content):
         if block["type"] == "document" and not version.assistant_documents:
-            ctx.unsupported(ASSISTANT_DOCUMENT_PARAM, "anthropic")
+            ctx.unsupported(ASSISTANT_DOCUMENT_PARAM, PROVIDER_TYPE)
             continue
         blocks.append(block)
     # reasoning_content is not sent back: Anthropic only accepts thinking blocks with the
@@ -159,3 +167,81 @@ def _turn(role: str, blocks: list[Block]) -> Block:
     if len(blocks) == 1 and blocks[0]["type"] == "text":
         return {"role": role, "content": blocks[0]["text"]}
     return {"role": role, "content": blocks}
+
+
+def build_body(
+    request: ChatCompletionRequest, model: str, version: ApiVersion, options: Mapping[str, Any], ctx: CallContext,
+    *, stream: bool,
+) -> tuple[dict[str, Any], str | None]:
+    """The Messages body, and the name of the forced JSON tool when the answer will come as its input."""
+    fields = request.translated_fields()
+    limit = options.get("default_max_tokens", params.DEFAULT_MAX_TOKENS)
+    defaults = {"max_tokens": int(limit)} if limit is not None else {}
+    mapped = map_params(fields, version.params, ctx, PROVIDER_TYPE, handled=params.HANDLED, defaults=defaults)
+    system, turns = convert(request.messages, version, ctx)
+    body: dict[str, Any] = {"model": model}
+    if system:
+        body["system"] = system
+    body["messages"] = turns
+    body.update(mapped)
+    response_tool = _response_format(body, fields.get("response_format"), options)
+    _reasoning(body, fields.get("reasoning_effort"), options)
+    _settle_tool_choice(body)
+    if stream:
+        body["stream"] = True
+    return body, response_tool
+
+
+def _response_format(body: dict[str, Any], value: dict[str, Any] | None, options: Mapping[str, Any]) -> str | None:
+    """Structured output natively, or through a forced tool; returns that tool's name if used."""
+    kind = (value or {}).get("type", "text")
+    if kind == "text":
+        return None
+    if kind == "json_schema":
+        spec = (value or {}).get("json_schema") or {}
+        schema = spec.get("schema")
+        if not isinstance(schema, dict):
+            raise InvalidRequest("response_format.json_schema.schema is required.", param="response_format")
+        if options.get("json_schema_mode", "native") == "native":
+            body.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
+            return None
+    elif kind == "json_object":
+        schema = {"type": "object"}
+    else:
+        raise InvalidRequest(f"Invalid response_format type '{kind}'.", param="response_format")
+    tool = {"name": params.RESPONSE_TOOL, "description": "Answer with a JSON object.", "input_schema": schema}
+    if body.get("tools"):
+        # The client's own tools stay callable; the model answers through either.
+        body["tools"].append(tool)
+    else:
+        body["tools"] = [tool]
+        body["tool_choice"] = {"type": "tool", "name": params.RESPONSE_TOOL}
+    return params.RESPONSE_TOOL
+
+
+def _reasoning(body: dict[str, Any], effort: str | None, options: Mapping[str, Any]) -> None:
+    """``reasoning_effort`` -> thinking; an explicit Anthropic ``thinking`` from the client wins."""
+    if effort is None or effort == "none" or "thinking" in body:
+        return
+    if effort not in params.EFFORT_LEVEL:
+        raise InvalidRequest(f"Invalid reasoning_effort '{effort}'.", param="reasoning_effort")
+    if options.get("thinking_mode", "adaptive") == "budget":
+        budget = min(params.THINKING_BUDGET[effort], body["max_tokens"] - 1)
+        if budget >= params.MIN_THINKING_BUDGET:  # below Anthropic's minimum: answer without thinking
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        return
+    body["thinking"] = {"type": "adaptive"}
+    body.setdefault("output_config", {})["effort"] = params.EFFORT_LEVEL[effort]
+
+
+def _settle_tool_choice(body: dict[str, Any]) -> None:
+    """Anthropic refuses a tool_choice without tools, and one without its ``type``."""
+    choice = body.get("tool_choice")
+    if choice is None:
+        return
+    if not body.get("tools"):
+        del body["tool_choice"]
+        return
+    choice.setdefault("type", "auto")
+    if choice["type"] == "none":
+        choice.pop("disable_parallel_tool_use", None)

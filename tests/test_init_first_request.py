@@ -1,0 +1,165 @@
+"""Init does what the first request needs: it imports and builds, the first invocation only serves.
+
+Each check runs in a fresh interpreter (this process has imported everything long ago) with the
+SAM template's environment, importing a function module as Lambda does. The first request goes
+through the real handler with an ``events/`` file, and once more through an OpenAI-type upstream on
+loopback, and must import no module: whatever it would import is paid inside a request (seven
+times slower at 256 MB's CPU share) and, with SnapStart, after every restore.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TEMPLATE_ENV = {"POWERTOOLS_SERVICE_NAME": "lambdagate", "POWERTOOLS_METRICS_NAMESPACE": "lambdagate-test",
+                "POWERTOOLS_LOG_LEVEL": "WARNING", "LAMBDAGATE_CORS": "platform"}
+
+PRELUDE = textwrap.dedent('''
+    import json, sys
+    from pathlib import Path
+
+    class Context:
+        aws_request_id = "init-test"
+        function_name = "lambdagate-chat"
+        function_version = "$LATEST"
+        memory_limit_in_mb = 256
+        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:lambdagate-chat"
+
+        @staticmethod
+        def get_remaining_time_in_millis():
+            return 29000
+''')
+
+
+def run(function: str, code: str, config: Path | str, **env: str) -> dict[str, object]:
+    """Run ``code`` after ``import app`` of ``functions/<function>``; it prints one JSON line last."""
+    entry = f"sys.path.insert(0, {str(ROOT / 'functions' / function)!r})\nimport app\n"
+    script = PRELUDE + entry + textwrap.dedent(code)
+    full_env = {**os.environ, **TEMPLATE_ENV, "LAMBDAGATE_CONFIG": str(config), **env}
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    out = subprocess.run([sys.executable, "-c", script], env=full_env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+CLIENT_STATE = '''
+    import aiohttp.connector
+    from lambdagate import upstream_http
+    client = upstream_http._client
+    transport = client._transport if client is not None else None
+    print(json.dumps({
+        "built": client is not None,
+        "bound_to_a_loop": upstream_http._client_loop is not None,
+        "session_opened": getattr(transport, "client", None) is not None,
+        "tls_is_aiohttp_default": getattr(transport, "ssl_context", None) is aiohttp.connector._SSL_CONTEXT_VERIFIED,
+        "modules": sorted(m for m in ("aiohttp", "httpx", "httpx_aiohttp", "httpx_sse", "click", "rich")
+                          if m in sys.modules),
+    }))
+'''
+
+
+def test_upstream_client_and_tls_context_are_built_at_init() -> None:
+    for function in ("chat", "stream"):
+        state = run(function, CLIENT_STATE, ROOT / "gateway.example.yaml")
+        assert state["built"], function
+        # Built but not bound: the aiohttp session (bound to the running loop) opens on the first request.
+        assert not state["bound_to_a_loop"] and not state["session_opened"], function
+        # One CA bundle load (aiohttp's own, at its import), not a second one for httpx's default.
+        assert state["tls_is_aiohttp_default"], function
+        modules = state["modules"]
+        assert isinstance(modules, list)
+        assert {"aiohttp", "httpx", "httpx_aiohttp", "httpx_sse"} <= set(modules), function
+        if function == "chat":  # httpx's command-line client (click, rich) is never imported
+            assert "click" not in modules and "rich" not in modules
+
+
+FIRST_REQUEST = '''
+    event = json.loads(Path({event!r}).read_text())
+    {setup}
+    before = set(sys.modules)
+    response = app.handler(event, Context())
+    imported = sorted(set(sys.modules) - before)
+    again = app.handler(event, Context())
+    print(json.dumps({{"status": response["statusCode"], "again": again["statusCode"], "imported": imported,
+                       "body": response["body"][:300]}}))
+'''
+
+
+def test_first_invocation_imports_nothing_new() -> None:
+    code = FIRST_REQUEST.format(event=str(ROOT / "events" / "chat-http.json"), setup="")
+    result = run("chat", code, ROOT / "gateway.example.yaml")
+    assert (result["status"], result["again"]) == (200, 200), result["body"]
+    assert result["imported"] == []
+
+
+UPSTREAM = '''
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ANSWER = json.dumps({{"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+        "choices": [{{"index": 0, "message": {{"role": "assistant", "content": "hi"}}, "finish_reason": "stop"}}],
+        "usage": {{"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}}}).encode()
+
+    class Upstream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(ANSWER)))
+            self.end_headers()
+            self.wfile.write(ANSWER)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", {port}), Upstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    event["headers"]["authorization"] = "Bearer sk-init-test"
+    event["body"] = json.dumps({{"model": "up-model", "messages": [{{"role": "user", "content": "hi"}}]}})
+    event["headers"]["content-length"] = str(len(event["body"]))
+'''
+
+
+def test_first_invocation_through_an_openai_upstream_imports_nothing_new(tmp_path: Path) -> None:
+    import hashlib
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "gateway.json"
+    config.write_text(json.dumps({
+        "settings": {"num_retries": 0},
+        "providers": {"up": {"type": "openai", "api_base": f"http://127.0.0.1:{port}/v1", "api_key": "sk-up"}},
+        "models": {"up-model": {"provider": "up", "model": "gpt-4o-mini"}},
+        "keys": [{"name": "init", "sha256": hashlib.sha256(b"sk-init-test").hexdigest()}],
+    }))
+    code = FIRST_REQUEST.format(event=str(ROOT / "events" / "chat-http.json"), setup=UPSTREAM.format(port=port))
+    result = run("chat", code, config)
+    assert (result["status"], result["again"]) == (200, 200), result["body"]
+    assert result["imported"] == []
+
+
+def test_after_restore_keeps_imports_and_tls_context() -> None:
+    code = '''
+    from lambdagate import lambda_runtime, upstream_http
+    tls = upstream_http.tls_context()
+    lambda_runtime.after_restore()
+    dropped = upstream_http._client is None
+    import asyncio
+    async def rebuilt():
+        return upstream_http.get_client()._transport.ssl_context is tls
+    print(json.dumps({"dropped": dropped, "same_tls": asyncio.run(rebuilt())}))
+    '''
+    result = run("chat", code, ROOT / "gateway.example.yaml")
+    assert result == {"dropped": True, "same_tls": True}
