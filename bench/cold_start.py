@@ -110,7 +110,8 @@ if mode == "invoke":
         app.handler(event, Context())
         warm.append((time.process_time() - c) * 1000)
     warm.sort()
-    result["warm_cpu"] = warm[len(warm) // 2]
+    if warm:
+        result["warm_cpu"] = warm[len(warm) // 2]
 else:
     print("first " + json.dumps(result), flush=True)
 import resource
