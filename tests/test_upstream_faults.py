@@ -174,3 +174,25 @@ def test_credentials_never_go_over_plain_http_to_a_remote_host(gateway: str) -> 
     assert_valid(body, "ErrorResponse")
     assert body["error"]["code"] == "insecure_upstream_url"
     assert "0.0.0.0" not in caught.value.response.text
+
+
+# Replicate's Responses stream also reads the finished prediction for its usage, which this fake
+# does not serve; its chat stream is in the matrix above and in tests/test_provider_replicate.py.
+@pytest.mark.parametrize("provider", ["anthropic", "cohere", "gemini", "mistral", "bedrock"])
+def test_responses_door_streams_from_every_translated_provider(
+    servers: tuple[FaultUpstream, ClosingServer], gateway: str, provider: str
+) -> None:
+    """The Responses front door through the chat contract on every provider type that does not speak it."""
+    fake, _ = servers
+    if provider == "bedrock":
+        pytest.skip("the fake plays Bedrock's event stream only as faults; Bedrock's translated path is "
+                    "tested in tests/test_messages_bedrock.py and tests/test_provider_bedrock.py")
+    fake.reset(Scenario(provider, "empty_event", True))  # the provider's own fixture stream, one event empty
+    events = list(_sdk(gateway).responses.create(model=provider, input="Hi", stream=True))
+    for event in events:
+        assert_valid(event.model_dump(mode="json", exclude_unset=True), "ResponseStreamEvent")
+    kinds = [event.type for event in events]
+    assert kinds[0] == "response.created" and kinds[-1] in ("response.completed", "response.incomplete")
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    text = "".join(getattr(event, "delta", "") for event in events if event.type == "response.output_text.delta")
+    assert text.strip()
