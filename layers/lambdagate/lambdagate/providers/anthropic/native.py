@@ -19,14 +19,15 @@ its own ``error`` event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from lambdagate.providers import http
 from lambdagate.providers.anthropic import response
 from lambdagate.providers.anthropic.params import api_version
-from lambdagate.providers.base import SSEEvent, Target, translate_stream
-from lambdagate.wire import JSONBody, RawEvent, RawJSON
+from lambdagate.providers.base import Target, translate_stream
+from lambdagate.providers.passthrough import NamedEventPassthrough
+from lambdagate.wire import JSONBody, RawJSON
 
 if TYPE_CHECKING:
     from lambdagate.frontdoors.messages.passthrough import NativeMessages
@@ -92,26 +93,9 @@ async def count_tokens(provider: AnthropicProvider, request: NativeMessages, tar
     return RawJSON(reply.content)
 
 
-class PassthroughEvents:
-    """A :class:`~lambdagate.providers.base.StreamTranslator` of Messages events: each one as its own bytes.
+class PassthroughEvents(NamedEventPassthrough):
+    """Messages events as their own bytes, for every upstream that streams them (Anthropic, Claude
+    on Bedrock); ``message_stop`` is the last event."""
 
-    Shared by every upstream that streams Anthropic's events (Anthropic, Claude on Bedrock).
-    ``message_stop`` is the last event; a stream that ends before it is a retryable 502.
-    """
-
-    def __init__(self, target: Target) -> None:
-        self.target = target
-        self.finished = False
-
-    def on_event(self, event: SSEEvent) -> Iterable[JSONBody]:
-        kind = event.data.get("type")
-        # SSE readers call an event without an ``event:`` line "message"; the data's type names it then.
-        name = event.event if event.event and event.event != "message" else str(kind or "message")
-        if name == "message_stop":
-            self.finished = True
-        return (RawEvent(http.passthrough_bytes(event), event=name, value=event.data),)
-
-    def on_end(self) -> Iterable[JSONBody]:
-        if not self.finished:
-            raise http.bad_answer(self.target, "a Messages stream that ended before message_stop")
-        return ()
+    last_events = frozenset({"message_stop"})
+    api = "Messages"

@@ -15,12 +15,12 @@ upstream failing: it is raised as the mapped error (the front door ends the stre
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from lambdagate.providers import http
-from lambdagate.providers.base import SSEEvent, Target
-from lambdagate.wire import JSONBody, RawEvent, RawJSON
+from lambdagate.providers.base import Target
+from lambdagate.providers.passthrough import NamedEventPassthrough
+from lambdagate.wire import RawJSON
 
 PATH = "/responses"
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -54,22 +54,8 @@ def response(reply: http.Reply, target: Target) -> RawJSON:
     return RawJSON(reply.content)
 
 
-class PassthroughEvents:
-    """The passthrough's :class:`~lambdagate.providers.base.StreamTranslator`: each event as its own bytes."""
+class PassthroughEvents(NamedEventPassthrough):
+    """The Responses passthrough's stream: each event as its own bytes, until a terminal event."""
 
-    def __init__(self, target: Target) -> None:
-        self.target = target
-        self.finished = False
-
-    def on_event(self, event: SSEEvent) -> Iterable[JSONBody]:
-        kind = event.data.get("type")
-        # SSE readers call an event without an ``event:`` line "message"; the data's type names it then.
-        name = event.event if event.event and event.event != "message" else str(kind or "message")
-        if name in TERMINAL_EVENTS:
-            self.finished = True
-        return (RawEvent(http.passthrough_bytes(event), event=name, value=event.data),)
-
-    def on_end(self) -> Iterable[JSONBody]:
-        if not self.finished:
-            raise http.bad_answer(self.target, "a Responses stream that ended before its last event")
-        return ()
+    last_events = TERMINAL_EVENTS
+    api = "Responses"
