@@ -65,7 +65,7 @@ class Served:
         return result
 
     def settled(self, key: str | None, settlements: int, team: Team | None = None,
-                timeout: float = 5.0) -> SubjectUsage:
+                timeout: float = 30.0) -> SubjectUsage:
         """Usage once ``settlements`` settlements were written (the spend is written after the answer)."""
         deadline = time.monotonic() + timeout
         while len(self.settlements) < settlements and time.monotonic() < deadline:
@@ -175,7 +175,7 @@ def test_budget_is_insufficient_quota_and_rolls_over_with_its_window(serve: Call
         "The budget of key 'bob' is used up: $0.002 spent of $0.0015 (resets 2026-12-03T00:00:00Z).")
     served.clock.now += 86_400  # the next UTC day: a new window
     assert ask(client).http_response.status_code == 200
-    usage = served.settled("sk-b", 1)
+    usage = served.settled("sk-b", 3)
     assert usage.current.spend == ONE_ANSWER and [w.spend for w in usage.history] == [2 * ONE_ANSWER]
 
 
