@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from pydantic_core import from_json
+
 
 @dataclass(frozen=True, slots=True)
 class RawJSON:
@@ -33,3 +35,15 @@ class RawEvent(RawJSON):
 
 JSONBody: TypeAlias = dict[str, Any] | RawJSON
 """A response or stream chunk: a dict built by a translating adapter, or upstream bytes."""
+
+
+def as_dict(body: JSONBody) -> dict[str, Any]:
+    """A body as a dict, for the code that must read inside it (fan-out merges, front doors).
+
+    Passthrough bytes are parsed (an event's ``value`` when the reader already did); they were
+    checked to be a JSON object where they came in, and anything else reads as empty.
+    """
+    if not isinstance(body, RawJSON):
+        return body
+    value = body.value if isinstance(body, RawEvent) and body.value is not None else from_json(body.data)
+    return value if isinstance(value, dict) else {}

@@ -29,7 +29,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any, Generic
 
 from pydantic import BaseModel
-from pydantic_core import from_json, to_json
+from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -40,7 +40,7 @@ from lambdagate.observability import usage_of
 from lambdagate.providers import dispatch
 from lambdagate.providers.base import CallContext, Provider, Target
 from lambdagate.types import ChatCompletionRequest
-from lambdagate.wire import JSONBody, RawJSON
+from lambdagate.wire import JSONBody, as_dict
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -91,7 +91,7 @@ class DoorExchange(Generic[R]):
             return result
         completion = await dispatch.chat(provider, self._chat(target, ctx), target, ctx)
         self._usage = usage_of(completion)
-        return self.door.from_chat(_as_dict(completion), self.request)
+        return self.door.from_chat(as_dict(completion), self.request)
 
     def open_stream(self, provider: Provider, target: Target, ctx: CallContext) -> AsyncIterator[JSONBody]:
         self.native = self.forwards_to(provider, target)
@@ -150,14 +150,6 @@ def encode_events(events: Iterable[DoorEvent]) -> bytes:
         (b"event: " + event.name.encode() + b"\ndata: " if event.name else b"data: ") + json_body(event.body) + b"\n\n"
         for event in events
     )
-
-
-def _as_dict(body: JSONBody) -> dict[str, Any]:
-    """A chat completion as a dict: translated providers may answer with an OpenAI-compatible upstream's bytes."""
-    if isinstance(body, RawJSON):
-        value = from_json(body.data)
-        return value if isinstance(value, dict) else {}
-    return body
 
 
 # --- routes ------------------------------------------------------------------------------------------
@@ -266,4 +258,3 @@ def _document_request_body(app: FastAPI, name: str, endpoint: str) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
-

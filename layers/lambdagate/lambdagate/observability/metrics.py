@@ -1,20 +1,21 @@
 """CloudWatch metrics of one request, per model and provider, in Embedded Metric Format.
 
-Each request flushes its own EMF document (one stdout line) as soon as it ends, on the buffered
-path and at the end of a stream alike, so no metric waits for a handler to return: under the
-Lambda Web Adapter the response stream outlives nothing that a decorator could hook.
+Each request writes its own EMF documents (stdout lines, :mod:`lambdagate.observability.emf`) as
+soon as it ends, on the buffered path and at the end of a stream alike, so no metric waits for a
+handler to return: under the Lambda Web Adapter the response stream outlives nothing that a
+decorator could hook.
 
-Dimensions are ``model`` and ``provider`` (plus Powertools' ``service``); failures are also counted
-per ``error_type`` in a second document. Only a model that routed (an alias the key may use, known
+Dimensions are ``model`` and ``provider`` (plus ``service``); failures are also counted per
+``error_type`` in a second document. Only a model that routed (an alias the key may use, known
 to the configuration) becomes a dimension value: a client that sends random model names must not
 create a custom metric per name, so those requests are counted under ``model=(none)``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from lambdagate.observability import powertools
+from lambdagate.observability.emf import COUNT, MILLISECONDS, NO_UNIT, EmfWriter, Metric
 
 if TYPE_CHECKING:
     from lambdagate.observability.record import RequestRecord
@@ -38,37 +39,26 @@ def dimensions(record: RequestRecord) -> dict[str, str]:
 
 
 def emit_metrics(record: RequestRecord) -> None:
-    """Add the record's metrics and flush them now (one EMF line, two when the request failed)."""
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    metrics = powertools.metrics()
+    """Write the record's metrics now (one EMF line, two when the request failed, one more by key)."""
+    writer = EmfWriter.from_environment()
+    if writer is None:
+        return
     dims = dimensions(record)
     failed = record.status >= 400 or record.error_type is not None
-    try:
-        for name, value in dims.items():
-            metrics.add_dimension(name, value)
-        metrics.add_metric(REQUESTS, MetricUnit.Count, 1)
-        metrics.add_metric(ERRORS, MetricUnit.Count, 1 if failed else 0)
-        metrics.add_metric(LATENCY, MetricUnit.Milliseconds, round(record.latency_ms, 3))
-        if record.time_to_first_token_ms is not None:
-            metrics.add_metric(TIME_TO_FIRST_TOKEN, MetricUnit.Milliseconds, round(record.time_to_first_token_ms, 3))
-        if record.prompt_tokens is not None:
-            metrics.add_metric(PROMPT_TOKENS, MetricUnit.Count, record.prompt_tokens)
-        if record.completion_tokens is not None:
-            metrics.add_metric(COMPLETION_TOKENS, MetricUnit.Count, record.completion_tokens)
-        metrics.flush_metrics()
-        if failed:
-            for name, value in dims.items():
-                metrics.add_dimension(name, value)
-            metrics.add_dimension("error_type", record.error_type or f"http_{record.status}")
-            metrics.add_metric(ERRORS_BY_TYPE, MetricUnit.Count, 1)
-            metrics.flush_metrics()
-        if record.key_name is not None:
-            _emit_by_key(metrics, record, dims["model"])
-    finally:
-        # Powertools keeps the buffer when metrics are disabled (POWERTOOLS_METRICS_DISABLED) or a
-        # flush failed; the next request must not inherit this one's dimensions.
-        metrics.clear_metrics()
+    values: list[Metric] = [(REQUESTS, COUNT, 1), (ERRORS, COUNT, 1 if failed else 0),
+                            (LATENCY, MILLISECONDS, round(record.latency_ms, 3))]
+    if record.time_to_first_token_ms is not None:
+        values.append((TIME_TO_FIRST_TOKEN, MILLISECONDS, round(record.time_to_first_token_ms, 3)))
+    if record.prompt_tokens is not None:
+        values.append((PROMPT_TOKENS, COUNT, record.prompt_tokens))
+    if record.completion_tokens is not None:
+        values.append((COMPLETION_TOKENS, COUNT, record.completion_tokens))
+    writer.write(dims, values)
+    if failed:
+        writer.write({**dims, "error_type": record.error_type or f"http_{record.status}"},
+                     [(ERRORS_BY_TYPE, COUNT, 1)])
+    if record.key_name is not None:
+        _emit_by_key(writer, record, dims["model"])
 
 
 # --- spend and limits per key, team and model (lambdagate.limits) ------------------------------
@@ -77,33 +67,21 @@ SPEND, KEY_REQUESTS = "SpendUSD", "KeyRequests"
 LIMIT_REJECTIONS, LIMIT_STORE_ERRORS = "LimitRejections", "LimitStoreErrors"
 
 
-def _emit_by_key(metrics: Any, record: RequestRecord, model: str) -> None:
+def _emit_by_key(writer: EmfWriter, record: RequestRecord, model: str) -> None:
     """One more EMF document for an authenticated request, by ``key``, ``team`` and ``model``.
 
     Key and team names come from the configuration (a request only gets here once its key is
     known), so they bound the dimension values as the model's do.
     """
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    metrics.add_dimension("key", record.key_name or NONE)
-    metrics.add_dimension("team", record.team or NONE)
-    metrics.add_dimension("model", model)
-    metrics.add_metric(KEY_REQUESTS, MetricUnit.Count, 1)
-    metrics.add_metric(LIMIT_REJECTIONS, MetricUnit.Count, 1 if record.limited else 0)
-    metrics.add_metric(LIMIT_STORE_ERRORS, MetricUnit.Count, 1 if record.limits_error else 0)
+    values: list[Metric] = [(KEY_REQUESTS, COUNT, 1), (LIMIT_REJECTIONS, COUNT, 1 if record.limited else 0),
+                            (LIMIT_STORE_ERRORS, COUNT, 1 if record.limits_error else 0)]
     if record.cost_usd is not None:
-        metrics.add_metric(SPEND, MetricUnit.NoUnit, round(record.cost_usd, 10))
-    metrics.flush_metrics()
+        values.append((SPEND, NO_UNIT, round(record.cost_usd, 10)))
+    writer.write({"key": record.key_name or NONE, "team": record.team or NONE, "model": model}, values)
 
 
 def emit_limit_store_error(operation: str) -> None:
     """A store failure after the request's own metrics were written (a settlement that was lost)."""
-    from aws_lambda_powertools.metrics import MetricUnit
-
-    metrics = powertools.metrics()
-    try:
-        metrics.add_dimension("operation", operation)
-        metrics.add_metric(LIMIT_STORE_ERRORS, MetricUnit.Count, 1)
-        metrics.flush_metrics()
-    finally:
-        metrics.clear_metrics()
+    writer = EmfWriter.from_environment()
+    if writer is not None:
+        writer.write({"operation": operation}, [(LIMIT_STORE_ERRORS, COUNT, 1)])

@@ -1,8 +1,9 @@
-"""Powertools Logger and Metrics, built on first use and only when their environment asks for them.
+"""Powertools' Logger, built on first use and only when its environment asks for it.
 
-Powertools is switched on by its own variables, which the SAM template sets: ``POWERTOOLS_SERVICE_NAME``
+Powertools' own variables, which the SAM template sets, switch telemetry on: ``POWERTOOLS_SERVICE_NAME``
 turns the request log into Powertools' JSON logger (with the request id as correlation id), and
-``POWERTOOLS_METRICS_NAMESPACE`` turns on CloudWatch metrics in Embedded Metric Format. Without
+``POWERTOOLS_METRICS_NAMESPACE`` turns on CloudWatch metrics in Embedded Metric Format (written by
+:mod:`lambdagate.observability.emf`, in the document format Powertools' metrics print). Without
 them (``lambdagate serve``, tests) nothing of Powertools is imported.
 
 Importing Powertools costs about 34 ms on the development machine (its package ``__init__``
@@ -23,13 +24,11 @@ from pydantic_core import to_json
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
-    from aws_lambda_powertools.metrics import EphemeralMetrics
 
 SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 
 _logger: Logger | None = None
-_metrics: EphemeralMetrics | None = None
 
 
 class _Stdout:
@@ -108,26 +107,11 @@ def info_line(message: str, fields: dict[str, Any], correlation_id: str | None =
     sys.stdout.write(to_json(line).decode() + "\n")
 
 
-def metrics() -> EphemeralMetrics:
-    """One metrics buffer, flushed after every request (so streams and buffered calls alike report).
-
-    ``EphemeralMetrics`` keeps its state per instance rather than per class, so nothing else in
-    the process (a user's own ``Metrics``) shares the buffer or its dimensions.
-    """
-    global _metrics
-    if _metrics is None:
-        from aws_lambda_powertools.metrics import EphemeralMetrics
-
-        _metrics = EphemeralMetrics()
-    return _metrics
-
-
 def setup() -> None:
     """Build what the environment enables now (Lambda init) rather than on the first request."""
     if logging_enabled():
         logger()
     if metrics_enabled():
-        metrics()
         import lambdagate.observability.metrics  # noqa: F401  (the request's metrics writer)
 
 
@@ -137,7 +121,7 @@ def reset() -> None:
     Powertools marks the stdlib logger it configured and reuses it as is on the next ``Logger()``;
     clearing the marks lets the next build follow the environment again.
     """
-    global _logger, _metrics
+    global _logger
     if _logger is not None:
         for name in {_logger.service, "lambdagate"}:
             configured = logging.getLogger(name)
@@ -146,4 +130,4 @@ def reset() -> None:
             configured.propagate = True
             for mark in ("init", "powertools_handler"):
                 configured.__dict__.pop(mark, None)
-    _logger, _metrics = None, None
+    _logger = None

@@ -9,7 +9,6 @@ interleaved as their chunks arrive with each stream's choice renumbered.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
@@ -17,14 +16,9 @@ from lambdagate.errors import InvalidRequest
 from lambdagate.providers import shapes
 from lambdagate.providers.base import CallContext, Provider, Target
 from lambdagate.types import ChatCompletionRequest, StreamOptions
-from lambdagate.wire import JSONBody, RawJSON
+from lambdagate.wire import JSONBody, as_dict
 
 T = TypeVar("T")
-
-
-def as_dict(body: JSONBody) -> dict[str, Any]:
-    """A body as a dict: passthrough bytes were already checked to be a JSON object upstream."""
-    return json.loads(body.data) if isinstance(body, RawJSON) else body
 
 
 def check_upstream_calls(calls: int, ctx: CallContext, target: Target, *, param: str, detail: str) -> None:

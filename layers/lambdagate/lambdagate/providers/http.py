@@ -21,6 +21,7 @@ Adapters never call ``json.loads`` on upstream bytes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -131,6 +132,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# Every request asks about the same few URLs; parsing them each time was a visible share of the
+# per-request CPU. A pure function of two strings, so a small cache is exact.
+@functools.lru_cache(maxsize=512)
 def credentials_allowed(url: str, api_base: str | None = None) -> bool:
     """Whether a provider's credentials may be sent to ``url``.
 

@@ -23,9 +23,9 @@ from pydantic import ValidationError
 from lambdagate.errors import InvalidRequest
 from lambdagate.providers import shapes
 from lambdagate.providers.base import CallContext, Provider, Target
-from lambdagate.providers.fanout import as_dict, check_upstream_calls, merge_streams
+from lambdagate.providers.fanout import check_upstream_calls, merge_streams
 from lambdagate.types import ChatCompletionRequest, CompletionRequest, StreamOptions, UserMessage, invalid_request
-from lambdagate.wire import JSONBody
+from lambdagate.wire import JSONBody, as_dict
 
 # Completion parameters with the same meaning in a chat request.
 _SHARED = ("temperature", "top_p", "max_tokens", "stop", "presence_penalty", "frequency_penalty",

@@ -29,13 +29,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import from_json
-
 from lambdagate.errors import GatewayError
 from lambdagate.frontdoors.base import DoorEvent
 from lambdagate.frontdoors.messages import response as shapes
 from lambdagate.observability import usage_of
-from lambdagate.wire import JSONBody, RawEvent, RawJSON
+from lambdagate.wire import JSONBody, RawEvent, as_dict
 
 if TYPE_CHECKING:
     from lambdagate.frontdoors.messages.types import MessageCreateParams
@@ -77,7 +75,7 @@ class ChatToMessages:
     # --- the DoorStream protocol ------------------------------------------------------------------
 
     def on_chunk(self, chunk: JSONBody) -> list[DoorEvent]:
-        data = _as_dict(chunk)
+        data = as_dict(chunk)
         events = self._start(str(data.get("model") or self.request.model))
         if isinstance(data.get("usage"), dict):
             self.chat_usage = data["usage"]
@@ -173,7 +171,7 @@ class NativeEvents:
     def on_chunk(self, chunk: JSONBody) -> list[DoorEvent]:
         name = chunk.event if isinstance(chunk, RawEvent) else None
         if name is None:
-            name = str(_as_dict(chunk).get("type") or "message")
+            name = str(as_dict(chunk).get("type") or "message")
         return [DoorEvent(name, chunk)]
 
     def on_end(self) -> list[DoorEvent]:
@@ -206,10 +204,3 @@ class NativeEvents:
         if kind == "message_delta" and "prompt_tokens_details" in counted and not fresh:
             del counted["prompt_tokens_details"]
         return counted
-
-
-def _as_dict(chunk: JSONBody) -> dict[str, Any]:
-    if isinstance(chunk, RawJSON):
-        value = chunk.value if isinstance(chunk, RawEvent) else from_json(chunk.data)
-        return value if isinstance(value, dict) else {}
-    return chunk

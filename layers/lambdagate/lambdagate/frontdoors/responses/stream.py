@@ -31,7 +31,7 @@ from lambdagate.frontdoors.base import DoorEvent
 from lambdagate.frontdoors.responses import response as shapes
 from lambdagate.frontdoors.responses.types import CreateResponse
 from lambdagate.observability import usage_of
-from lambdagate.wire import JSONBody, RawEvent, RawJSON
+from lambdagate.wire import JSONBody, RawEvent, as_dict
 
 TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -85,7 +85,7 @@ class ChatToResponses:
     # --- the DoorStream protocol ------------------------------------------------------------------
 
     def on_chunk(self, chunk: JSONBody) -> list[DoorEvent]:
-        data = _as_dict(chunk)
+        data = as_dict(chunk)
         events = self._start(str(data.get("model") or self.request.model))
         if isinstance(data.get("usage"), dict):
             self.chat_usage = data["usage"]
@@ -290,13 +290,3 @@ class NativeEvents:
         if isinstance(chunk, RawEvent) and chunk.event in TERMINAL_EVENTS and isinstance(chunk.value, dict):
             return shapes.chat_usage((chunk.value.get("response") or {}).get("usage"))
         return None
-
-
-def _as_dict(chunk: JSONBody) -> dict[str, Any]:
-    if isinstance(chunk, RawJSON):
-        from pydantic_core import from_json
-
-        value = from_json(chunk.data)
-        return value if isinstance(value, dict) else {}
-    return chunk
-
