@@ -61,10 +61,15 @@ class EmfWriter:
             return None
         return cls(namespace, os.environ.get(SERVICE_ENV) or None, enabled=not disabled())
 
-    def write(self, dimensions: dict[str, str], metrics: Iterable[Metric]) -> None:
-        """One document: ``metrics`` under one dimension set made of ``dimensions`` (+ ``service``)."""
+    def document(self, dimensions: dict[str, str], metrics: Iterable[Metric]) -> str:
+        """One document (a line): ``metrics`` under one dimension set, ``dimensions`` + ``service``.
+
+        Empty when metrics are switched off. The caller writes it, with the request's other
+        lines in one write: stdout is unbuffered under the Web Adapter, so each write is a
+        system call, and Lambda splits what it reads at newlines into log events anyway.
+        """
         if not self.enabled:
-            return
+            return ""
         values: dict[str, object] = dict(dimensions)
         if self.service is not None and "service" not in values:
             values["service"] = self.service
@@ -75,4 +80,9 @@ class EmfWriter:
             values[name] = [float(value)]
         document = {"_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [
             {"Namespace": self.namespace, "Dimensions": [names], "Metrics": definitions}]}, **values}
-        sys.stdout.write(to_json(document).decode() + "\n")
+        return to_json(document).decode() + "\n"
+
+    def write(self, dimensions: dict[str, str], metrics: Iterable[Metric]) -> None:
+        """One document, written to stdout now."""
+        if text := self.document(dimensions, metrics):
+            sys.stdout.write(text)

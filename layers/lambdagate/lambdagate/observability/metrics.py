@@ -13,6 +13,7 @@ create a custom metric per name, so those requests are counted under ``model=(no
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from lambdagate.observability.emf import COUNT, MILLISECONDS, NO_UNIT, EmfWriter, Metric
@@ -38,11 +39,11 @@ def dimensions(record: RequestRecord) -> dict[str, str]:
     }
 
 
-def emit_metrics(record: RequestRecord) -> None:
-    """Write the record's metrics now (one EMF line, two when the request failed, one more by key)."""
+def metric_lines(record: RequestRecord) -> str:
+    """The record's EMF documents as stdout lines (one, two when the request failed, one more by key)."""
     writer = EmfWriter.from_environment()
     if writer is None:
-        return
+        return ""
     dims = dimensions(record)
     failed = record.status >= 400 or record.error_type is not None
     values: list[Metric] = [(REQUESTS, COUNT, 1), (ERRORS, COUNT, 1 if failed else 0),
@@ -53,12 +54,19 @@ def emit_metrics(record: RequestRecord) -> None:
         values.append((PROMPT_TOKENS, COUNT, record.prompt_tokens))
     if record.completion_tokens is not None:
         values.append((COMPLETION_TOKENS, COUNT, record.completion_tokens))
-    writer.write(dims, values)
+    lines = writer.document(dims, values)
     if failed:
-        writer.write({**dims, "error_type": record.error_type or f"http_{record.status}"},
-                     [(ERRORS_BY_TYPE, COUNT, 1)])
+        lines += writer.document({**dims, "error_type": record.error_type or f"http_{record.status}"},
+                                 [(ERRORS_BY_TYPE, COUNT, 1)])
     if record.key_name is not None:
-        _emit_by_key(writer, record, dims["model"])
+        lines += _by_key(writer, record, dims["model"])
+    return lines
+
+
+def emit_metrics(record: RequestRecord) -> None:
+    """Write the record's metrics to stdout now."""
+    if lines := metric_lines(record):
+        sys.stdout.write(lines)
 
 
 # --- spend and limits per key, team and model (lambdagate.limits) ------------------------------
@@ -67,7 +75,7 @@ SPEND, KEY_REQUESTS = "SpendUSD", "KeyRequests"
 LIMIT_REJECTIONS, LIMIT_STORE_ERRORS = "LimitRejections", "LimitStoreErrors"
 
 
-def _emit_by_key(writer: EmfWriter, record: RequestRecord, model: str) -> None:
+def _by_key(writer: EmfWriter, record: RequestRecord, model: str) -> str:
     """One more EMF document for an authenticated request, by ``key``, ``team`` and ``model``.
 
     Key and team names come from the configuration (a request only gets here once its key is
@@ -77,7 +85,7 @@ def _emit_by_key(writer: EmfWriter, record: RequestRecord, model: str) -> None:
                             (LIMIT_STORE_ERRORS, COUNT, 1 if record.limits_error else 0)]
     if record.cost_usd is not None:
         values.append((SPEND, NO_UNIT, round(record.cost_usd, 10)))
-    writer.write({"key": record.key_name or NONE, "team": record.team or NONE, "model": model}, values)
+    return writer.document({"key": record.key_name or NONE, "team": record.team or NONE, "model": model}, values)
 
 
 def emit_limit_store_error(operation: str) -> None:

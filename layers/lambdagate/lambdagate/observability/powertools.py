@@ -69,8 +69,8 @@ _STANDARD_KEYS = ("level", "location", "message", "timestamp")
 _TRACE_ENV = "_X_AMZN_TRACE_ID"
 
 
-def info_line(message: str, fields: dict[str, Any], correlation_id: str | None = None) -> None:
-    """One INFO line in the Powertools logger's JSON format, written straight to stdout.
+def info_line(message: str, fields: dict[str, Any], correlation_id: str | None = None) -> str | None:
+    """One INFO line in the Powertools logger's JSON format, for the caller to write to stdout.
 
     It carries what ``logger().info(message, extra=fields)`` would (level, location, message,
     timestamp, service, the Lambda context keys and ``cold_start``, the correlation id, the X-Ray
@@ -78,19 +78,19 @@ def info_line(message: str, fields: dict[str, Any], correlation_id: str | None =
     caller's frame and formatting through the handler: that machinery was about 6% of a
     request's CPU on the development machine, for the one line every request writes. A logger
     whose formatter is not Powertools' own (``log_record_order``, a custom formatter) gets the
-    ordinary ``info`` call instead.
+    ordinary ``info`` call instead, and None is returned (as when INFO is off).
     """
     log = logger()
     if correlation_id is not None:
         log.set_correlation_id(correlation_id)
     if not logging.getLogger(log.name).isEnabledFor(logging.INFO):  # the stdlib logger Powertools configured
-        return
+        return None
     formatter = log.registered_formatter
     keys = getattr(formatter, "log_format", None)
     if type(formatter).__name__ != "LambdaPowertoolsFormatter" or not isinstance(keys, dict) \
             or tuple(keys)[:4] != _STANDARD_KEYS:
         log.info(message, extra=fields, stacklevel=2)
-        return
+        return None
     now = datetime.now(UTC) if getattr(formatter, "utc", False) else datetime.now().astimezone()
     caller = sys._getframe(1)
     line: dict[str, Any] = {"level": "INFO", "location": f"{caller.f_code.co_name}:{caller.f_lineno}",
@@ -104,7 +104,7 @@ def info_line(message: str, fields: dict[str, Any], correlation_id: str | None =
     trace = os.environ.get(_TRACE_ENV)
     if trace and keys.get("xray_trace_id", "") is not None:
         line["xray_trace_id"] = trace.split(";")[0].replace("Root=", "")
-    sys.stdout.write(to_json(line).decode() + "\n")
+    return to_json(line).decode() + "\n"
 
 
 def setup() -> None:

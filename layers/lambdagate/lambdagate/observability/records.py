@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
@@ -32,19 +33,24 @@ def record_request(record: RequestRecord) -> None:
     Logger with the request id as correlation id; otherwise from the ``lambdagate.request``
     stdlib logger. Telemetry never fails a request: a broken metric is logged and dropped.
     """
+    text = ""
     if powertools.logging_enabled():
-        powertools.info_line("request", {name: getattr(record, name) for name in FIELDS}, record.request_id)
+        text = powertools.info_line("request", {name: getattr(record, name) for name in FIELDS},
+                                    record.request_id) or ""
     elif logger.isEnabledFor(logging.INFO):
         line = {"message": "request"}
         line.update({name: getattr(record, name) for name in FIELDS})
         logger.info(to_json(line).decode())
     if powertools.metrics_enabled():
         try:
-            from lambdagate.observability.metrics import emit_metrics
+            from lambdagate.observability.metrics import metric_lines
 
-            emit_metrics(record)
-        except Exception as exc:  # a metrics schema error must not turn a served request into a 500
+            text += metric_lines(record)
+        except Exception as exc:  # a broken metric must not turn a served request into a 500
             logger.warning("metrics not emitted: %s", exc)
+    if text:
+        # One write for the log line and the EMF documents: stdout is unbuffered where it matters.
+        sys.stdout.write(text)
 
 
 _USAGE = b'"usage"'

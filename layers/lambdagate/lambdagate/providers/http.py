@@ -208,6 +208,14 @@ def _timeout(target: Target) -> httpx.Timeout:
     return httpx.Timeout(target.timeout, connect=min(target.timeout, 10.0))
 
 
+@functools.lru_cache(maxsize=512)
+def _parsed_url(url: str) -> httpx.URL:
+    """httpx parses a string URL on every request; the parsed URL is immutable, so it is shared."""
+    import httpx
+
+    return httpx.URL(url)
+
+
 def failure(status: int, headers: Mapping[str, str], content: bytes, target: Target,
             parse_error: ErrorParser) -> UpstreamError:
     """The mapped error for an upstream error status and body (JSON or not)."""
@@ -294,7 +302,7 @@ async def request_json(
         all_headers["content-type"] = "application/json"
     try:
         response = await get_client().request(
-            method, url, content=encode(body) if body is not None else None, headers=all_headers,
+            method, _parsed_url(url), content=encode(body) if body is not None else None, headers=all_headers,
             timeout=_timeout(target),
         )
         content = response.content
@@ -342,7 +350,7 @@ async def read_sse(
     guard_credentials(target, url, headers)
     client = get_client()
     request = client.build_request(
-        method, url, content=encode(body) if body is not None else None,
+        method, _parsed_url(url), content=encode(body) if body is not None else None,
         headers={"content-type": "application/json", "accept": "text/event-stream", **headers},
         timeout=_timeout(target),
     )
