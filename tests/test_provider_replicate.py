@@ -93,7 +93,7 @@ def raw_post(base_url: str, path: str, body: dict[str, Any]) -> httpx.Response:
         return http.post(base_url + path, json=body, headers={"authorization": f"Bearer {DEV_KEY}"})
 
 
-def wait_for_request(fake: FakeUpstream, method: str, path: str, within: float = 5.0) -> bool:
+def wait_for_request(fake: FakeUpstream, method: str, path: str, within: float = 30.0) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if any((r.method, r.path) == (method, path) for r in fake.requests):
