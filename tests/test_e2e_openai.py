@@ -63,6 +63,31 @@ def test_chat_completion(gateway: Callable[..., openai.OpenAI], fake_upstream: F
     assert "stream" not in body
 
 
+def test_upstream_gets_the_client_headers_and_no_cookie_from_another_answer(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream
+) -> None:
+    """Requests go to the shared transport directly: httpx's default headers still go along, its
+    cookie jar does not (a cookie one answer sets must never reach the upstream on another
+    client's request)."""
+
+    def chat_with_cookie(request: Request, body: bytes) -> Response:
+        answer = chat(request, body)
+        answer.headers.append("set-cookie", "session=from-an-earlier-answer; Path=/")
+        return answer
+
+    fake_upstream.on("/v1/chat/completions", chat_with_cookie)
+    client = gateway()
+    for _ in range(2):
+        client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}])
+    first, second = fake_upstream.requests[-2:]
+    for sent in (first, second):
+        assert sent.headers["user-agent"].startswith("python-httpx/")
+        assert "gzip" in sent.headers["accept-encoding"]
+        assert sent.headers["accept"] == "application/json"
+        assert sent.headers["content-type"] == "application/json"
+    assert "cookie" not in second.headers
+
+
 def test_chat_n_and_stop(gateway: Callable[..., openai.OpenAI]) -> None:
     completion = gateway().chat.completions.create(
         model="gpt", messages=[{"role": "user", "content": "one two three"}], n=3, stop=["three"])

@@ -38,7 +38,7 @@ from lambdagate.errors import (
     upstream_error,
 )
 from lambdagate.providers.base import SSEEvent, Target
-from lambdagate.upstream_http import get_client
+from lambdagate.upstream_http import send
 from lambdagate.wire import RawJSON
 
 if TYPE_CHECKING:
@@ -301,11 +301,12 @@ async def request_json(
     if body is not None:
         all_headers["content-type"] = "application/json"
     try:
-        response = await get_client().request(
-            method, _parsed_url(url), content=encode(body) if body is not None else None, headers=all_headers,
-            timeout=_timeout(target),
-        )
-        content = response.content
+        response = await send(method, _parsed_url(url), encode(body) if body is not None else None, all_headers,
+                              _timeout(target))
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
     except _io_errors() as exc:
         raise transport_failure(exc, target) from None
     if response.status_code >= 400:
@@ -348,14 +349,10 @@ async def read_sse(
     import httpx
 
     guard_credentials(target, url, headers)
-    client = get_client()
-    request = client.build_request(
-        method, _parsed_url(url), content=encode(body) if body is not None else None,
-        headers={"content-type": "application/json", "accept": "text/event-stream", **headers},
-        timeout=_timeout(target),
-    )
     try:
-        response = await client.send(request, stream=True)
+        response = await send(method, _parsed_url(url), encode(body) if body is not None else None,
+                              {"content-type": "application/json", "accept": "text/event-stream", **headers},
+                              _timeout(target))
     except _io_errors() as exc:
         raise transport_failure(exc, target) from None
     try:
