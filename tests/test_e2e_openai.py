@@ -446,7 +446,7 @@ def test_client_disconnect_cancels_upstream(gateway: Callable[..., openai.OpenAI
         for line in response.iter_lines():
             if line.startswith("data: "):
                 break
-    assert cancelled.wait(5), "the upstream request was not cancelled after the client left"
+    assert cancelled.wait(30), "the upstream request was not cancelled after the client left"
     assert not finished.is_set()
 
 
