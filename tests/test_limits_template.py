@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +79,14 @@ def _docs(out: str) -> list[dict[str, Any]]:
 def test_emf_spend_by_key_team_and_model(telemetry: None, capsys: pytest.CaptureFixture[str]) -> None:
     from lambdagate.observability import RequestRecord
 
-    metrics.emit_metrics(RequestRecord(request_id="r", endpoint="chat", key_name="alice", team="research",
-                                       model="gpt", provider="mock", cost_usd=0.00125, prompt_tokens=3))
-    metrics.emit_metrics(RequestRecord(request_id="r2", endpoint="chat", key_name="bob", model="gpt", status=429,
-                                       error_type="requests", limited="key.rpm"))
-    metrics.emit_metrics(RequestRecord(request_id="r3", endpoint="chat", status=401, error_type="x"))  # no key
+    records = [
+        RequestRecord(request_id="r", endpoint="chat", key_name="alice", team="research",
+                      model="gpt", provider="mock", cost_usd=0.00125, prompt_tokens=3),
+        RequestRecord(request_id="r2", endpoint="chat", key_name="bob", model="gpt", status=429,
+                      error_type="requests", limited="key.rpm"),
+        RequestRecord(request_id="r3", endpoint="chat", status=401, error_type="x"),  # no key
+    ]
+    sys.stdout.write("".join(metrics.metric_lines(record) for record in records))
     by_key = [d for d in _docs(capsys.readouterr().out)
               if any(m["Name"] == metrics.KEY_REQUESTS for m in d["_aws"]["CloudWatchMetrics"][0]["Metrics"])]
     assert len(by_key) == 2

@@ -22,6 +22,7 @@ which costs as much again (about 50 ms of CPU each on the development machine).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 import types
@@ -130,7 +131,15 @@ def get_client() -> httpx.AsyncClient:
     return _client
 
 
-async def send(method: str, url: httpx.URL, content: bytes | None, headers: Mapping[str, str],
+@functools.lru_cache(maxsize=512)
+def _parsed_url(url: str) -> httpx.URL:
+    """httpx parses a string URL on every request; a parsed URL is immutable, so it is shared."""
+    import httpx
+
+    return httpx.URL(url)
+
+
+async def send(method: str, url: str, content: bytes | None, headers: Mapping[str, str],
                timeout: httpx.Timeout) -> httpx.Response:
     """Send one request on the shared pool; the caller reads the body and closes the response.
 
@@ -146,7 +155,7 @@ async def send(method: str, url: httpx.URL, content: bytes | None, headers: Mapp
 
     get_client()  # the pool of the running loop
     assert _transport is not None
-    request = httpx.Request(method, url, content=content, headers={**_default_headers, **headers},
+    request = httpx.Request(method, _parsed_url(url), content=content, headers={**_default_headers, **headers},
                             extensions={"timeout": timeout.as_dict()})
     return await _transport.handle_async_request(request)
 

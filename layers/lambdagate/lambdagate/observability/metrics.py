@@ -13,7 +13,6 @@ create a custom metric per name, so those requests are counted under ``model=(no
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from lambdagate.observability.emf import COUNT, MILLISECONDS, NO_UNIT, EmfWriter, Metric
@@ -61,12 +60,6 @@ def metric_lines(record: RequestRecord) -> str:
     if record.key_name is not None:
         lines += _by_key(writer, record, dims["model"])
     return lines
-
-
-def emit_metrics(record: RequestRecord) -> None:
-    """Write the record's metrics to stdout now."""
-    if lines := metric_lines(record):
-        sys.stdout.write(lines)
 
 
 # --- spend and limits per key, team and model (lambdagate.limits) ------------------------------

@@ -208,14 +208,6 @@ def _timeout(target: Target) -> httpx.Timeout:
     return httpx.Timeout(target.timeout, connect=min(target.timeout, 10.0))
 
 
-@functools.lru_cache(maxsize=512)
-def _parsed_url(url: str) -> httpx.URL:
-    """httpx parses a string URL on every request; the parsed URL is immutable, so it is shared."""
-    import httpx
-
-    return httpx.URL(url)
-
-
 def failure(status: int, headers: Mapping[str, str], content: bytes, target: Target,
             parse_error: ErrorParser) -> UpstreamError:
     """The mapped error for an upstream error status and body (JSON or not)."""
@@ -301,7 +293,7 @@ async def request_json(
     if body is not None:
         all_headers["content-type"] = "application/json"
     try:
-        response = await send(method, _parsed_url(url), encode(body) if body is not None else None, all_headers,
+        response = await send(method, url, encode(body) if body is not None else None, all_headers,
                               _timeout(target))
         try:
             content = await response.aread()
@@ -350,7 +342,7 @@ async def read_sse(
 
     guard_credentials(target, url, headers)
     try:
-        response = await send(method, _parsed_url(url), encode(body) if body is not None else None,
+        response = await send(method, url, encode(body) if body is not None else None,
                               {"content-type": "application/json", "accept": "text/event-stream", **headers},
                               _timeout(target))
     except _io_errors() as exc:
