@@ -51,6 +51,7 @@ def run(function: str, code: str, config: Path | str, **env: str) -> dict[str, o
 
 
 CLIENT_STATE = '''
+    import ssl
     import aiohttp.connector
     from lambdagate import upstream_http
     client = upstream_http._client
@@ -60,6 +61,10 @@ CLIENT_STATE = '''
         "bound_to_a_loop": upstream_http._client_loop is not None,
         "session_opened": getattr(transport, "client", None) is not None,
         "tls_is_aiohttp_default": getattr(transport, "ssl_context", None) is aiohttp.connector._SSL_CONTEXT_VERIFIED,
+        "verified_cas": aiohttp.connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],
+        "unverified_cas": aiohttp.connector._SSL_CONTEXT_UNVERIFIED.cert_store_stats()["x509_ca"],
+        "system_cas": ssl.create_default_context().cert_store_stats()["x509_ca"],
+        "ssl_patched": "set_default_verify_paths" in ssl.SSLContext.__dict__,
         "modules": sorted(m for m in ("aiohttp", "httpx", "httpx_aiohttp", "httpx_sse", "click", "rich")
                           if m in sys.modules),
     }))
@@ -74,6 +79,10 @@ def test_upstream_client_and_tls_context_are_built_at_init() -> None:
         assert not state["bound_to_a_loop"] and not state["session_opened"], function
         # One CA bundle load (aiohttp's own, at its import), not a second one for httpx's default.
         assert state["tls_is_aiohttp_default"], function
+        # The trust store is loaded into the verified context only: the unverified one never reads it,
+        # and the import-time shortcut is gone once aiohttp is imported.
+        assert state["verified_cas"] == state["system_cas"] and state["unverified_cas"] == 0, state
+        assert not state["ssl_patched"], function
         modules = state["modules"]
         assert isinstance(modules, list)
         assert {"aiohttp", "httpx", "httpx_aiohttp", "httpx_sse"} <= set(modules), function
@@ -123,6 +132,7 @@ UPSTREAM = '''
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", {port}), Upstream)
+    {tls}
     threading.Thread(target=server.serve_forever, daemon=True).start()
     event["headers"]["authorization"] = "Bearer sk-init-test"
     event["body"] = json.dumps({{"model": "up-model", "messages": [{{"role": "user", "content": "hi"}}]}})
@@ -144,10 +154,56 @@ def test_first_invocation_through_an_openai_upstream_imports_nothing_new(tmp_pat
         "models": {"up-model": {"provider": "up", "model": "gpt-4o-mini"}},
         "keys": [{"name": "init", "sha256": hashlib.sha256(b"sk-init-test").hexdigest()}],
     }))
-    code = FIRST_REQUEST.format(event=str(ROOT / "events" / "chat-http.json"), setup=UPSTREAM.format(port=port))
+    code = FIRST_REQUEST.format(event=str(ROOT / "events" / "chat-http.json"), setup=UPSTREAM.format(port=port, tls=""))
     result = run("chat", code, config)
     assert (result["status"], result["again"]) == (200, 200), result["body"]
     assert result["imported"] == []
+
+
+TLS = ("import ssl; tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH); tls.load_cert_chain({chain!r}); "
+       "server.socket = tls.wrap_socket(server.socket, server_side=True)")
+
+
+def test_an_https_upstream_is_verified_against_the_trust_store(tmp_path: Path) -> None:
+    """The one trust store load at init is the one upstream connections verify against.
+
+    The upstream's certificate comes from a throwaway CA: trusted through ``SSL_CERT_FILE`` (which
+    OpenSSL reads when the trust store is loaded, at init) the request succeeds and the first one
+    imports nothing; untrusted it is refused before any byte of the request is sent, as a 502 that
+    says the certificate was not verified and names neither the upstream's URL nor its key.
+    """
+    import hashlib
+    import socket
+
+    import trustme
+
+    authority = trustme.CA()
+    chain, ca_file = tmp_path / "upstream.pem", tmp_path / "ca.pem"
+    authority.issue_cert("localhost").private_key_and_cert_chain_pem.write_to_path(str(chain))
+    authority.cert_pem.write_to_path(str(ca_file))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = tmp_path / "gateway.json"
+    config.write_text(json.dumps({
+        "settings": {"num_retries": 0},
+        "providers": {"up": {"type": "openai", "api_base": f"https://localhost:{port}/v1", "api_key": "sk-up-secret"}},
+        "models": {"up-model": {"provider": "up", "model": "gpt-4o-mini"}},
+        "keys": [{"name": "init", "sha256": hashlib.sha256(b"sk-init-test").hexdigest()}],
+    }))
+    setup = UPSTREAM.format(port=port, tls=TLS.format(chain=str(chain)))
+    code = FIRST_REQUEST.format(event=str(ROOT / "events" / "chat-http.json"), setup=setup)
+
+    trusted = run("chat", code, config, SSL_CERT_FILE=str(ca_file))
+    assert (trusted["status"], trusted["again"]) == (200, 200), trusted["body"]
+    assert trusted["imported"] == []
+
+    untrusted = run("chat", code, config)
+    assert (untrusted["status"], untrusted["again"]) == (502, 502), untrusted["body"]
+    body = str(untrusted["body"])
+    error = json.loads(body)["error"]
+    assert error["code"] == "upstream_unreachable" and "TLS certificate" in error["message"], error
+    assert "localhost" not in body and str(port) not in body and "sk-up-secret" not in body
 
 
 def test_after_restore_keeps_imports_and_tls_context() -> None:

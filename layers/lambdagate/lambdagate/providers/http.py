@@ -254,7 +254,27 @@ def transport_failure(exc: Exception, target: Target) -> Exception:
     )
     if timed_out:
         return UpstreamTimeout(f"{target.provider_name} did not answer within {target.timeout:g} seconds.")
+    if _certificate_rejected(exc):
+        # Said apart from "could not be reached": the operator's fix (a trust store, a certificate)
+        # differs from a network one, and a retry elsewhere will not change the answer.
+        return UpstreamUnavailable(f"{target.provider_name} could not be reached: its TLS certificate "
+                                   "was not verified against the gateway's trust store.")
     return UpstreamUnavailable(f"{target.provider_name} could not be reached.")
+
+
+def _certificate_rejected(exc: BaseException) -> bool:
+    """Whether a certificate verification failure is among the causes of ``exc``."""
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # cause chains are short; a bound keeps a cyclic one from looping
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError) or isinstance(
+                getattr(seen, "certificate_error", None), ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _io_errors() -> tuple[type[Exception], ...]:
