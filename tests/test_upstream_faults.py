@@ -128,6 +128,16 @@ def _relayed_stream(base_url: str, model: str) -> list[Any]:
     return chunks
 
 
+def _suspended_stream_readers() -> dict[int, Any]:
+    """The SSE readers (the gateway's and httpx-sse's async generators) started and not yet closed."""
+    import gc
+    import inspect
+
+    names = {"_events", "read_sse", "aiter_sse", "_aiter_sse_lines"}
+    return {id(g): g for g in gc.get_objects()
+            if inspect.isasyncgen(g) and g.ag_code.co_name in names and g.ag_frame is not None}
+
+
 @pytest.mark.parametrize(("provider", "fault", "stream"), list(_cells()))
 def test_upstream_fault(
     servers: tuple[FaultUpstream, ClosingServer], gateway: str, provider: str, fault: str, stream: bool
@@ -136,6 +146,7 @@ def test_upstream_fault(
     fake.reset(Scenario(provider, fault, stream))
     accepted_before = closing.accepted
     model = f"{provider}-closed" if fault == "closed" else provider
+    readers_before = _suspended_stream_readers()
 
     if fault in STREAM_OK:
         chunks = _relayed_stream(gateway, model)
@@ -163,6 +174,10 @@ def test_upstream_fault(
         assert attempts >= 1
     else:
         assert attempts == 2, f"retried once: {attempts} attempts"
+    # Every reader of the failed attempts was closed before the error was answered, not left for the
+    # garbage collector to finalise later on whichever thread collects.
+    left = [g for key, g in _suspended_stream_readers().items() if key not in readers_before]
+    assert not left, left
 
 
 def test_credentials_never_go_over_plain_http_to_a_remote_host(gateway: str) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -367,6 +367,7 @@ async def read_sse(
                               _timeout(target))
     except _io_errors() as exc:
         raise transport_failure(exc, target) from None
+    events: AsyncGenerator[SSEEvent, None] | None = None
     try:
         if response.status_code >= 400:
             try:
@@ -377,11 +378,14 @@ async def read_sse(
         media = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         if media != "text/event-stream":
             raise await _not_a_stream(response, target, parse_error)
-        async for event in _events(response, target, parse_error, error_event, text_events):
+        events = _events(response, target, parse_error, error_event, text_events)
+        async for event in events:
             yield event
     except httpx.StreamError:
         raise bad_answer(target, "a stream that could not be read") from None
     finally:
+        if events is not None:  # a consumer that stopped early leaves the reader suspended: closed now
+            await events.aclose()
         await response.aclose()
 
 
@@ -403,48 +407,53 @@ async def _not_a_stream(response: httpx.Response, target: Target, parse_error: E
 async def _events(
     response: httpx.Response, target: Target, parse_error: ErrorParser, error_event: ErrorEvent,
     text_events: Collection[str] = (),
-) -> AsyncIterator[SSEEvent]:
+) -> AsyncGenerator[SSEEvent, None]:
     from httpx_sse import EventSource
 
     source = EventSource(response).aiter_sse()
     loop = asyncio.get_running_loop()
     idle = target.timeout
     seen = False  # a stream that ends before its first event (an empty body, "[DONE]" alone) is broken
-    while True:
-        # The read timeout cannot see an upstream that sends only comments, so events get an
-        # idle limit of their own; it wraps only the read, never the consumer's work.
-        try:
-            async with asyncio.timeout_at(loop.time() + idle):
-                sse = await anext(source)
-        except StopAsyncIteration:
-            if not seen:
-                raise bad_answer(target, "an event stream without any event") from None
-            return
-        except TimeoutError:
-            raise UpstreamTimeout(f"{target.provider_name} sent no event for {idle:g} seconds.") from None
-        except _io_errors() as exc:
-            raise transport_failure(exc, target) from None
-        data = sse.data
-        if not data:
-            continue
-        if sse.event in text_events:
+    # Closed here, whichever way this ends, on this loop: left to the garbage collector, the reader
+    # would be finalised whenever and wherever a collection runs (another thread's loop included).
+    try:
+        while True:
+            # The read timeout cannot see an upstream that sends only comments, so events get an
+            # idle limit of their own; it wraps only the read, never the consumer's work.
+            try:
+                async with asyncio.timeout_at(loop.time() + idle):
+                    sse = await anext(source)
+            except StopAsyncIteration:
+                if not seen:
+                    raise bad_answer(target, "an event stream without any event") from None
+                return
+            except TimeoutError:
+                raise UpstreamTimeout(f"{target.provider_name} sent no event for {idle:g} seconds.") from None
+            except _io_errors() as exc:
+                raise transport_failure(exc, target) from None
+            data = sse.data
+            if not data:
+                continue
+            if sse.event in text_events:
+                seen = True
+                yield SSEEvent(sse.event, data, data)
+                continue
+            if data == "[DONE]":
+                if not seen:
+                    raise bad_answer(target, "an event stream without any event")
+                return
+            try:
+                value = from_json(data)
+            except ValueError:
+                raise bad_answer(target, "a stream event that is not JSON") from None
+            if not isinstance(value, dict):
+                raise bad_answer(target, f"a stream event that is not an object ({type(value).__name__})")
+            if error_event(sse.event, value):
+                raise event_failure(value, target, parse_error)
             seen = True
-            yield SSEEvent(sse.event, data, data)
-            continue
-        if data == "[DONE]":
-            if not seen:
-                raise bad_answer(target, "an event stream without any event")
-            return
-        try:
-            value = from_json(data)
-        except ValueError:
-            raise bad_answer(target, "a stream event that is not JSON") from None
-        if not isinstance(value, dict):
-            raise bad_answer(target, f"a stream event that is not an object ({type(value).__name__})")
-        if error_event(sse.event, value):
-            raise event_failure(value, target, parse_error)
-        seen = True
-        yield SSEEvent(sse.event, value, data)
+            yield SSEEvent(sse.event, value, data)
+    finally:
+        await source.aclose()
 
 
 def passthrough_bytes(event: SSEEvent) -> bytes:
