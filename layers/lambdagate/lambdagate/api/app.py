@@ -21,6 +21,7 @@ from lambdagate.api.cors import SettingsCors, platform_answers_cors
 from lambdagate.api.docs import add_docs_routes
 from lambdagate.api.gateway import Gateway
 from lambdagate.api.responses import error_response
+from lambdagate.api.routes import add_request_route
 from lambdagate.config import load_store
 from lambdagate.config.store import ConfigStore
 from lambdagate.errors import GatewayError, describe_failure
@@ -96,9 +97,8 @@ def _add_completion_route(app: FastAPI, gateway: Gateway, endpoint: str) -> None
     extra = {"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": f"#/components/schemas/{schema}"}}}}}
     for prefix, documented in (("/v1", True), ("", False)):
-        app.add_api_route(prefix + path, create, methods=[method], summary=summary, name=f"{endpoint}{prefix}",
-                          include_in_schema=documented, openapi_extra=extra, responses=_RESPONSES,
-                          response_model=None)
+        add_request_route(app, prefix + path, create, [method], summary=summary, name=f"{endpoint}{prefix}",
+                          include_in_schema=documented, openapi_extra=extra, responses=_RESPONSES)
 
 
 def _add_models_routes(app: FastAPI, gateway: Gateway) -> None:
@@ -109,8 +109,8 @@ def _add_models_routes(app: FastAPI, gateway: Gateway) -> None:
         return await gateway.get_model(request, model_id)
 
     for prefix, documented in (("/v1", True), ("", False)):
-        app.add_api_route(prefix + "/models", list_models, methods=["GET"], summary="List models",
-                          include_in_schema=documented, response_model=None, name=f"models{prefix}")
+        add_request_route(app, prefix + "/models", list_models, ["GET"], summary="List models",
+                          include_in_schema=documented, name=f"models{prefix}")
         app.add_api_route(prefix + "/models/{model_id:path}", retrieve_model, methods=["GET"],
                           summary="Retrieve a model", include_in_schema=documented, response_model=None,
                           name=f"model{prefix}")

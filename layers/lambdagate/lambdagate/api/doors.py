@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdagate.api.responses import json_body
+from lambdagate.api.routes import add_request_route
 from lambdagate.errors import GatewayError
 from lambdagate.frontdoors.base import ChatTranslation, DoorEvent, DoorStream, FrontDoor, R
 from lambdagate.observability import usage_of
@@ -237,9 +238,9 @@ def add_routes(app: FastAPI, gateway: Gateway, endpoint: str, *, warm: bool = Fa
         "5XX": {"description": f"Upstream failure or timeout. {route.errors}"},
     }
     for prefix, documented in (("/v1", True), ("", False)):
-        app.add_api_route(prefix + route.path, create, methods=["POST"], summary=route.summary,
+        add_request_route(app, prefix + route.path, create, ["POST"], summary=route.summary,
                           name=f"{endpoint}{prefix}", include_in_schema=documented, openapi_extra=extra,
-                          responses=responses, response_model=None)
+                          responses=responses)
     _document_request_body(app, route.schema, endpoint)
 
 

@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 from lambdagate.api.requests import parse_request
 from lambdagate.api.responses import error_response
+from lambdagate.api.routes import add_request_route
 from lambdagate.embedding_types import EmbeddingRequest
 from lambdagate.errors import GatewayError
 from lambdagate.observability import usage_of
@@ -98,9 +99,9 @@ def add_routes(app: FastAPI, gateway: Gateway) -> None:
     extra = {"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": f"#/components/schemas/{SCHEMA}"}}}}}
     for prefix, documented in (("/v1", True), ("", False)):
-        app.add_api_route(prefix + PATH, create, methods=["POST"], summary="Create embeddings",
+        add_request_route(app, prefix + PATH, create, ["POST"], summary="Create embeddings",
                           name=f"embeddings{prefix}", include_in_schema=documented, openapi_extra=extra,
-                          responses=_RESPONSES, response_model=None)
+                          responses=_RESPONSES)
     _document_request_body(app)
 
 
