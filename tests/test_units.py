@@ -116,6 +116,14 @@ def test_config_json_single_or_list_deployments_and_secrets(monkeypatch: pytest.
     assert provider is not None and provider.api_key == "sk-real" and provider.options == {"organization": "org-1"}
     assert "sk-real" not in repr(provider)
     assert resolve_secret("plain") == "plain" and resolve_secret(None) is None
+    # A rotated variable takes effect on the next request; an unchanged one gives the same copy.
+    assert store.provider("openai") is provider
+    monkeypatch.setenv("TEST_OPENAI_KEY", "sk-rotated")
+    rotated = store.provider("openai")
+    assert rotated is not None and rotated.api_key == "sk-rotated" and provider.api_key == "sk-real"
+    monkeypatch.delenv("TEST_OPENAI_KEY")
+    with pytest.raises(SecretUnavailable, match="TEST_OPENAI_KEY"):
+        store.provider("openai")
 
 
 def test_config_rejects_unknown_settings_and_bad_hashes() -> None:

@@ -28,6 +28,7 @@ class FileConfigStore:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
         self._keys = {record.sha256: record for record in config.keys}
+        self._resolved: dict[str, ProviderConfig] = {}
 
     @classmethod
     def from_path(cls, path: str | Path) -> FileConfigStore:
@@ -47,8 +48,13 @@ class FileConfigStore:
         provider = self.config.providers.get(name)
         if provider is None or provider.api_key is None:
             return provider
-        # Resolved on every call: env lookups are cheap, and a rotated variable takes effect.
-        return provider.model_copy(update={"api_key": resolve_secret(provider.api_key)})
+        # Resolved on every call: env lookups are cheap, and a rotated variable takes effect. The
+        # copy that carries the value is made once per value: every request asks more than once.
+        api_key = resolve_secret(provider.api_key)
+        resolved = self._resolved.get(name)
+        if resolved is None or resolved.api_key != api_key:
+            resolved = self._resolved[name] = provider.model_copy(update={"api_key": api_key})
+        return resolved
 
     def aliases(self) -> list[str]:
         return list(self.config.models)

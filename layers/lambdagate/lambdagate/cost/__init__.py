@@ -19,6 +19,7 @@ host of its ``api_base`` (api.groq.com is Groq), or a provider named like a vend
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -48,8 +49,12 @@ class Tokens:
         return self.prompt + self.completion
 
 
+@functools.lru_cache(maxsize=256)
 def vendor_of(provider_type: str, api_base: str | None, provider_name: str) -> str | None:
-    """Whose prices a provider is billed at: a key of the price table, or None (self-hosted, unknown)."""
+    """Whose prices a provider is billed at: a key of the price table, or None (self-hosted, unknown).
+
+    Cached (a pure function of a few configured strings): every priced request asks.
+    """
     from lambdagate.cost.prices import HOSTS, TABLE
 
     if provider_type == "openai":
