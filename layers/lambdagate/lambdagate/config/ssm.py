@@ -66,6 +66,9 @@ class SsmConfigStore:
     def prepare(self) -> None:
         """Import boto3 and build the client now, without a call (for the Lambda init phase)."""
         self.cache.client()
+        # The socket module encodes a host name with the idna codec, imported on its first use:
+        # the first GetParameters call would otherwise import it inside the first request.
+        import encodings.idna  # noqa: F401
 
     def reset(self) -> None:
         """Drop the client and cached parameters, secret references included (SnapStart restore)."""
