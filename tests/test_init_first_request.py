@@ -140,7 +140,8 @@ UPSTREAM = '''
 '''
 
 
-def test_first_invocation_through_an_openai_upstream_imports_nothing_new(tmp_path: Path) -> None:
+def _upstream_config(tmp_path: Path, origin: str, api_key: str) -> tuple[Path, int]:
+    """A config routing ``up-model`` to an OpenAI-type upstream at ``origin`` on a free port; (path, port)."""
     import hashlib
     import socket
 
@@ -150,10 +151,15 @@ def test_first_invocation_through_an_openai_upstream_imports_nothing_new(tmp_pat
     config = tmp_path / "gateway.json"
     config.write_text(json.dumps({
         "settings": {"num_retries": 0},
-        "providers": {"up": {"type": "openai", "api_base": f"http://127.0.0.1:{port}/v1", "api_key": "sk-up"}},
+        "providers": {"up": {"type": "openai", "api_base": f"{origin}:{port}/v1", "api_key": api_key}},
         "models": {"up-model": {"provider": "up", "model": "gpt-4o-mini"}},
         "keys": [{"name": "init", "sha256": hashlib.sha256(b"sk-init-test").hexdigest()}],
     }))
+    return config, port
+
+
+def test_first_invocation_through_an_openai_upstream_imports_nothing_new(tmp_path: Path) -> None:
+    config, port = _upstream_config(tmp_path, "http://127.0.0.1", "sk-up")
     code = FIRST_REQUEST.format(event=str(ROOT / "events" / "chat-http.json"), setup=UPSTREAM.format(port=port, tls=""))
     result = run("chat", code, config)
     assert (result["status"], result["again"]) == (200, 200), result["body"]
@@ -172,25 +178,13 @@ def test_an_https_upstream_is_verified_against_the_trust_store(tmp_path: Path) -
     imports nothing; untrusted it is refused before any byte of the request is sent, as a 502 that
     says the certificate was not verified and names neither the upstream's URL nor its key.
     """
-    import hashlib
-    import socket
-
     import trustme
 
     authority = trustme.CA()
     chain, ca_file = tmp_path / "upstream.pem", tmp_path / "ca.pem"
     authority.issue_cert("localhost").private_key_and_cert_chain_pem.write_to_path(str(chain))
     authority.cert_pem.write_to_path(str(ca_file))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = tmp_path / "gateway.json"
-    config.write_text(json.dumps({
-        "settings": {"num_retries": 0},
-        "providers": {"up": {"type": "openai", "api_base": f"https://localhost:{port}/v1", "api_key": "sk-up-secret"}},
-        "models": {"up-model": {"provider": "up", "model": "gpt-4o-mini"}},
-        "keys": [{"name": "init", "sha256": hashlib.sha256(b"sk-init-test").hexdigest()}],
-    }))
+    config, port = _upstream_config(tmp_path, "https://localhost", "sk-up-secret")
     setup = UPSTREAM.format(port=port, tls=TLS.format(chain=str(chain)))
     code = FIRST_REQUEST.format(event=str(ROOT / "events" / "chat-http.json"), setup=setup)
 
