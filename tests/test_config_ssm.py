@@ -213,10 +213,19 @@ def test_provider_reference_kept_in_its_json_is_resolved(aws: None, monkeypatch:
     client.put_parameter(Name=f"{PREFIX}/providers/q", Value='{"api_key": "ssm:/elsewhere/q"}', Type="String")
     client.put_parameter(Name="/elsewhere/q", Value="q-secret", Type="SecureString")
     monkeypatch.setenv("LG_P_KEY", "p-secret")
-    store, _, _ = new_store()
+    store, _, clock = new_store()
     p, q = store.provider("p"), store.provider("q")
     assert p is not None and p.api_key == "p-secret"
     assert q is not None and q.api_key == "q-secret"
+    assert store.provider("p") is p  # the same key: the same copy, not a new one per request
+    # A rotated key takes effect: at once from the environment, after the TTL from SSM.
+    monkeypatch.setenv("LG_P_KEY", "p-rotated")
+    rotated = store.provider("p")
+    assert rotated is not None and rotated.api_key == "p-rotated" and p.api_key == "p-secret"
+    client.put_parameter(Name="/elsewhere/q", Value="q-rotated", Type="SecureString", Overwrite=True)
+    clock.advance(301)
+    q = store.provider("q")
+    assert q is not None and q.api_key == "q-rotated"
     monkeypatch.delenv("LG_P_KEY")
     with pytest.raises(SecretUnavailable):
         store.provider("p")

@@ -58,6 +58,8 @@ class SsmConfigStore:
         self.layout = SsmLayout.of(prefix)
         # The client is made through this module's ``ssm_client`` (looked up when it is needed).
         self.cache = ParameterCache(ttl=ttl, client=client, clock=clock, connect=lambda: ssm_client(region))
+        # name -> (the parsed provider, its key, the copy carrying the key): made once per pair.
+        self._resolved: dict[str, tuple[ProviderConfig, str | None, ProviderConfig]] = {}
 
     @property
     def prefix(self) -> str:
@@ -73,6 +75,7 @@ class SsmConfigStore:
     def reset(self) -> None:
         """Drop the client and cached parameters, secret references included (SnapStart restore)."""
         self.cache.reset()
+        self._resolved.clear()
         _default_cache().reset()
 
     # --- ConfigStore ---------------------------------------------------------------------
@@ -111,7 +114,13 @@ class SsmConfigStore:
         if secret is None and config.api_key is not None:
             # A reference kept in the provider itself (env:NAME set on the function, or ssm:/path).
             secret = resolve_secret(config.api_key, ssm_reader=self.cache.secure_string)
-        return config.model_copy(update={"api_key": secret})
+        # Every request asks more than once; the copy changes only with the parsed entry or the key.
+        resolved = self._resolved.get(name)
+        if resolved is not None and resolved[0] is config and resolved[1] == secret:
+            return resolved[2]
+        copy = config.model_copy(update={"api_key": secret})
+        self._resolved[name] = (config, secret, copy)
+        return copy
 
     def aliases(self) -> list[str]:
         aliases = []
