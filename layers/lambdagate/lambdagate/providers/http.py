@@ -21,6 +21,7 @@ Adapters never call ``json.loads`` on upstream bytes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
 from collections.abc import AsyncGenerator, Callable, Collection, Mapping
@@ -270,8 +271,7 @@ def _certificate_rejected(exc: BaseException) -> bool:
     for _ in range(8):  # cause chains are short; a bound keeps a cyclic one from looping
         if seen is None:
             return False
-        if isinstance(seen, ssl.SSLCertVerificationError) or isinstance(
-                getattr(seen, "certificate_error", None), ssl.SSLCertVerificationError):
+        if isinstance(seen, ssl.SSLCertVerificationError):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
@@ -367,7 +367,6 @@ async def read_sse(
                               _timeout(target))
     except _io_errors() as exc:
         raise transport_failure(exc, target) from None
-    events: AsyncGenerator[SSEEvent, None] | None = None
     try:
         if response.status_code >= 400:
             try:
@@ -378,14 +377,14 @@ async def read_sse(
         media = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         if media != "text/event-stream":
             raise await _not_a_stream(response, target, parse_error)
-        events = _events(response, target, parse_error, error_event, text_events)
-        async for event in events:
-            yield event
+        # Closed on the way out, a consumer that stopped early included: a suspended reader left to
+        # the garbage collector is finalised whenever and wherever a collection runs.
+        async with contextlib.aclosing(_events(response, target, parse_error, error_event, text_events)) as events:
+            async for event in events:
+                yield event
     except httpx.StreamError:
         raise bad_answer(target, "a stream that could not be read") from None
     finally:
-        if events is not None:  # a consumer that stopped early leaves the reader suspended: closed now
-            await events.aclose()
         await response.aclose()
 
 
@@ -410,13 +409,11 @@ async def _events(
 ) -> AsyncGenerator[SSEEvent, None]:
     from httpx_sse import EventSource
 
-    source = EventSource(response).aiter_sse()
     loop = asyncio.get_running_loop()
     idle = target.timeout
     seen = False  # a stream that ends before its first event (an empty body, "[DONE]" alone) is broken
-    # Closed here, whichever way this ends, on this loop: left to the garbage collector, the reader
-    # would be finalised whenever and wherever a collection runs (another thread's loop included).
-    try:
+    # httpx-sse's reader is closed here too, whichever way this ends (see read_sse).
+    async with contextlib.aclosing(EventSource(response).aiter_sse()) as source:
         while True:
             # The read timeout cannot see an upstream that sends only comments, so events get an
             # idle limit of their own; it wraps only the read, never the consumer's work.
@@ -452,8 +449,6 @@ async def _events(
                 raise event_failure(value, target, parse_error)
             seen = True
             yield SSEEvent(sse.event, value, data)
-    finally:
-        await source.aclose()
 
 
 def passthrough_bytes(event: SSEEvent) -> bytes:
