@@ -162,6 +162,7 @@ def test_upstream_fault(
     fake.reset(Scenario(provider, fault, stream))
     accepted_before = closing.accepted
     model = f"{provider}-closed" if fault == "closed" else provider
+
     if fault in STREAM_OK:
         chunks = _relayed_stream(gateway, model)
         text = "".join((c["choices"][0]["delta"].get("content") or "") for c in chunks if c.get("choices"))
