@@ -33,6 +33,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lambdagate import environment
 from lambdagate.api import create_app
 from lambdagate.config.file_store import FileConfigStore
 from lambdagate.config.schema import GatewayConfig
@@ -243,6 +244,26 @@ class FakeUpstream:
     def app(self) -> Starlette:
         return Starlette(routes=[Route("/{path:path}", self._dispatch, methods=["GET", "POST", "PUT", "DELETE"])])
 
+
+
+@pytest.fixture(autouse=True)
+def fresh_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Environment variables as each test sets them: ``lambdagate.environment`` keeps what it read.
+
+    The gateway reads its switches once per process (a deployed function's environment never
+    changes); here every ``monkeypatch.setenv``/``delenv`` makes it read them again.
+    """
+    environment.refresh()
+    for name in ("setenv", "delenv"):
+        change = getattr(monkeypatch, name)
+
+        def changed(*args: Any, _change: Callable[..., None] = change, **kwargs: Any) -> None:
+            _change(*args, **kwargs)
+            environment.refresh()
+
+        setattr(monkeypatch, name, changed)
+    yield
+    environment.refresh()
 
 @pytest.fixture(scope="session")
 def _upstream_server() -> Iterator[tuple[FakeUpstream, ServerThread]]:

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -343,6 +344,14 @@ def test_request_log_and_metrics(file_config: Path, telemetry: None, capsys: pyt
         assert (log["model"], log["provider"], log["status"]) == ("mock-gpt", "mock", 200)
         assert log["latency_ms"] > 0 and log["prompt_tokens"] > 0 and log["completion_tokens"] > 0
     assert logs[1]["stream"] is True and logs[1]["time_to_first_token_ms"] > 0
+    # The line is written without Powertools' formatter: its keys and its timestamp are the formatter's own.
+    powertools.logger().info("reference")
+    reference = next(line for line in _json_lines(capsys.readouterr().out) if line.get("message") == "reference")
+    for log in logs:
+        assert list(log)[:5] == list(reference)[:5] == ["level", "location", "message", "timestamp", "service"]
+        ours, theirs = datetime.fromisoformat(log["timestamp"]), datetime.fromisoformat(reference["timestamp"])
+        assert len(log["timestamp"]) == len(reference["timestamp"]) and ours.utcoffset() == theirs.utcoffset()
+        assert abs((theirs - ours).total_seconds()) < 60
 
     requests = _emf(lines, "Requests")
     assert len(requests) == 2  # one EMF document per request, the streamed one included

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import DEV_KEY, DEV_KEY_SHA, make_config
+from lambdagate import environment
 from lambdagate.api.requests import param_path, parse_request
 from lambdagate.api.responses import relay
 from lambdagate.auth import authenticate, generate_key, hash_key, model_allowed
@@ -305,3 +307,22 @@ def test_best_of_ranks_chat_candidates_by_mean_logprob() -> None:
     assert [c["text"] for c in result["choices"]] == ["answer 1"]
     assert result["choices"][0]["logprobs"]["tokens"] == ["t1"]
     assert result["usage"]["completion_tokens"] == 3  # every candidate is billed
+
+
+def test_the_environment_is_read_once_until_refreshed() -> None:
+    """The request path's switches are read once per process (a function's environment never changes)."""
+    name = "LAMBDAGATE_TEST_ONCE"
+    os.environ[name] = "first"
+    try:
+        environment.refresh()
+        assert environment.read(name) == "first"
+        os.environ[name] = "second"
+        assert environment.read(name) == "first"
+        environment.refresh()
+        assert environment.read(name) == "second"
+        del os.environ[name]
+        environment.refresh()
+        assert environment.read(name) is None
+    finally:
+        os.environ.pop(name, None)
+        environment.refresh()

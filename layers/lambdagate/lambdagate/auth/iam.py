@@ -21,12 +21,12 @@ could write that header itself, and it is ignored.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
+from lambdagate import environment
 from lambdagate.config.file_store import FileConfigStore
 from lambdagate.config.schema import KeyRecord
 from lambdagate.config.store import ConfigStore
@@ -49,8 +49,8 @@ class PrincipalNotAllowed(GatewayError):
 
 
 def iam_mode() -> bool:
-    """Read per request (a dict look-up), so a test or an operator can switch it without a rebuild."""
-    return os.environ.get(AUTH_ENV, "").strip().lower() == "iam"
+    """``LAMBDAGATE_AUTH=iam``, the template's value when the streaming URL takes SigV4 (read once: environment.py)."""
+    return (environment.read(AUTH_ENV) or "").strip().lower() == "iam"
 
 
 def request_context(scope: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -14,13 +14,14 @@ Reference: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudW
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic_core import to_json
+
+from lambdagate import environment
 
 NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
@@ -40,10 +41,10 @@ def _true(value: str | None) -> bool:
 def disabled() -> bool:
     """Powertools' rule: off when ``POWERTOOLS_METRICS_DISABLED`` is true, or in dev mode unless
     that variable says otherwise."""
-    explicit = os.environ.get(DISABLED_ENV)
+    explicit = environment.read(DISABLED_ENV)
     if explicit is not None:
         return _true(explicit)
-    return _true(os.environ.get(DEV_ENV))
+    return _true(environment.read(DEV_ENV))
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,10 @@ class EmfWriter:
 
     @classmethod
     def from_environment(cls) -> EmfWriter | None:
-        namespace = os.environ.get(NAMESPACE_ENV)
+        namespace = environment.read(NAMESPACE_ENV)
         if not namespace:
             return None
-        return cls(namespace, os.environ.get(SERVICE_ENV) or None, enabled=not disabled())
+        return cls(namespace, environment.read(SERVICE_ENV) or None, enabled=not disabled())
 
     def document(self, dimensions: dict[str, str], metrics: Iterable[Metric]) -> str:
         """One document (a line): ``metrics`` under one dimension set, ``dimensions`` + ``service``.

@@ -17,10 +17,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_json
+
+from lambdagate import environment
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -29,6 +32,8 @@ SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
 
 _logger: Logger | None = None
+_stdlib_logger: logging.Logger | None = None
+"""The stdlib logger Powertools configured under ``_logger``: its level says whether INFO is on."""
 
 
 class _Stdout:
@@ -42,16 +47,16 @@ class _Stdout:
 
 
 def logging_enabled() -> bool:
-    return bool(os.environ.get(SERVICE_ENV))
+    return bool(environment.read(SERVICE_ENV))
 
 
 def metrics_enabled() -> bool:
-    return bool(os.environ.get(NAMESPACE_ENV))
+    return bool(environment.read(NAMESPACE_ENV))
 
 
 def logger() -> Logger:
     """The gateway's Powertools logger (JSON lines on stdout, which Lambda ships to CloudWatch)."""
-    global _logger
+    global _logger, _stdlib_logger
     if _logger is None:
         from aws_lambda_powertools import Logger
         from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -62,11 +67,15 @@ def logger() -> Logger:
         # logger is that parent already and Powertools skips it here.
         logging.getLogger("lambdagate")
         copy_config_to_registered_loggers(source_logger=_logger, include={"lambdagate"})
+        _stdlib_logger = logging.getLogger(_logger.name)
     return _logger
 
 
 _STANDARD_KEYS = ("level", "location", "message", "timestamp")
 _TRACE_ENV = "_X_AMZN_TRACE_ID"
+# Powertools stamps local time, ``datetime.now().astimezone()``: a time zone look-up on every line. A
+# zone without daylight saving (Lambda runs in UTC) has one offset for good, so it is made once.
+_FIXED_LOCAL_ZONE = None if time.daylight else timezone(timedelta(seconds=-time.timezone))
 
 
 def info_line(message: str, fields: dict[str, Any], correlation_id: str | None = None) -> str | None:
@@ -81,17 +90,22 @@ def info_line(message: str, fields: dict[str, Any], correlation_id: str | None =
     ordinary ``info`` call instead, and None is returned (as when INFO is off).
     """
     log = logger()
-    if correlation_id is not None:
-        log.set_correlation_id(correlation_id)
-    if not logging.getLogger(log.name).isEnabledFor(logging.INFO):  # the stdlib logger Powertools configured
-        return None
     formatter = log.registered_formatter
     keys = getattr(formatter, "log_format", None)
+    # The Lambda handler set this invocation's id already; appending it again costs as much as the line's JSON.
+    if correlation_id is not None and not (isinstance(keys, dict) and keys.get("correlation_id") == correlation_id):
+        log.set_correlation_id(correlation_id)
+    assert _stdlib_logger is not None
+    if not _stdlib_logger.isEnabledFor(logging.INFO):
+        return None
     if type(formatter).__name__ != "LambdaPowertoolsFormatter" or not isinstance(keys, dict) \
             or tuple(keys)[:4] != _STANDARD_KEYS:
         log.info(message, extra=fields, stacklevel=2)
         return None
-    now = datetime.now(UTC) if getattr(formatter, "utc", False) else datetime.now().astimezone()
+    if getattr(formatter, "utc", False):
+        now = datetime.now(UTC)
+    else:
+        now = datetime.now(_FIXED_LOCAL_ZONE) if _FIXED_LOCAL_ZONE is not None else datetime.now().astimezone()
     caller = sys._getframe(1)
     line: dict[str, Any] = {"level": "INFO", "location": f"{caller.f_code.co_name}:{caller.f_lineno}",
                             "message": message, "timestamp": now.isoformat(timespec="milliseconds")}
@@ -121,7 +135,8 @@ def reset() -> None:
     Powertools marks the stdlib logger it configured and reuses it as is on the next ``Logger()``;
     clearing the marks lets the next build follow the environment again.
     """
-    global _logger
+    global _logger, _stdlib_logger
+    environment.refresh()
     if _logger is not None:
         for name in {_logger.service, "lambdagate"}:
             configured = logging.getLogger(name)
@@ -130,4 +145,4 @@ def reset() -> None:
             configured.propagate = True
             for mark in ("init", "powertools_handler"):
                 configured.__dict__.pop(mark, None)
-    _logger = None
+    _logger = _stdlib_logger = None

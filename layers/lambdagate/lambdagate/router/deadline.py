@@ -21,12 +21,12 @@ read the wall-clock instants the platform gives.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lambdagate import environment
 from lambdagate.config.schema import Settings
 from lambdagate.errors import DeadlineExceeded, GatewayError
 
@@ -155,7 +155,7 @@ def _received_at(event: Mapping[str, Any], wall: float, limit: float) -> float |
 
 
 def _function_timeout() -> float | None:
-    value = os.environ.get(FUNCTION_TIMEOUT_ENV)
+    value = environment.read(FUNCTION_TIMEOUT_ENV)
     try:
         seconds = float(value) if value else None
     except ValueError:

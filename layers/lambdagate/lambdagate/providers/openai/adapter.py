@@ -15,6 +15,7 @@ OpenAI's own API, ``chat`` elsewhere), ``responses_models``, ``encrypted_reasoni
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -88,9 +89,7 @@ class OpenAIProvider(HTTPProvider):
 
     def chat_api(self, target: Target) -> str:
         """The ``api`` option: ``chat``, ``responses`` or ``auto``, the default on OpenAI's own API only."""
-        from urllib.parse import urlsplit
-
-        openai_itself = urlsplit(target.config.api_base or DEFAULT_API_BASE).hostname == "api.openai.com"
+        openai_itself = _is_openai_itself(target.config.api_base or DEFAULT_API_BASE)
         return str(target.option("api") or ("auto" if openai_itself else "chat"))
 
     async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
@@ -141,3 +140,11 @@ class OpenAIProvider(HTTPProvider):
         from lambdagate.providers.openai import embeddings
 
         return await embeddings.embed(self, request, target, ctx)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_openai_itself(api_base: str) -> bool:
+    """Whether ``api_base`` is OpenAI's own API: asked on every chat request, parsed once per URL."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(api_base).hostname == "api.openai.com"
