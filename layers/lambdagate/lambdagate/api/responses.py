@@ -18,6 +18,7 @@ from lambdagate.errors import GatewayError, UpstreamTimeout, describe_failure
 from lambdagate.limits import Limits
 from lambdagate.observability import RequestRecord, record_request, usage_of
 from lambdagate.router.deadline import Deadline
+from lambdagate.wait_timer import WaitTimer
 from lambdagate.wire import JSONBody, RawJSON
 
 logger = logging.getLogger("lambdagate.api")
@@ -134,6 +135,7 @@ async def relay(
     keepalive = limits.keepalive
     accounting = Limits.current()  # the request's limits and cost (lambdagate.limits), set at admission
     pump: asyncio.Task[None] | None = None
+    timer: WaitTimer | None = None
     stream: AsyncIterator[JSONBody] | None = None
     try:
         if isinstance(opening, tuple):
@@ -165,6 +167,7 @@ async def relay(
         left = math.inf if limits.deadline is None else limits.deadline.remaining()
         deadline_at = loop.time() + left if math.isfinite(left) else None
         queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(maxsize=READ_AHEAD)
+        timer = WaitTimer()
         pump = asyncio.ensure_future(_pump(stream, queue))
         stream = None  # the pump owns it now, and closes it however it ends
         last_chunk = last_write = loop.time()
@@ -176,11 +179,10 @@ async def relay(
                     await pump
                     break
                 raise value
-            now = loop.time()
             wakes = [t for t in (last_write + keepalive if keepalive else None,
                                  last_chunk + idle if idle else None, deadline_at) if t is not None]
             try:
-                async with asyncio.timeout(min(wakes) - now if wakes else None):
+                with timer.until(min(wakes) if wakes else None):
                     kind, value = await queue.get()
             except TimeoutError:
                 now = loop.time()
@@ -224,6 +226,8 @@ async def relay(
         record.status = 500
         yield encoder.error(GatewayError("The stream failed inside the gateway.", status=500))
     finally:
+        if timer is not None:
+            timer.close()
         if pump is not None and not pump.done():
             pump.cancel()  # it closes the upstream stream; give it a moment to (Mangum's loop stops after us)
             await asyncio.wait({pump}, timeout=PUMP_CLOSE_WAIT)

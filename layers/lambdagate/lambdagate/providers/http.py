@@ -40,6 +40,7 @@ from lambdagate.errors import (
 )
 from lambdagate.providers.base import SSEEvent, Target
 from lambdagate.upstream_http import send
+from lambdagate.wait_timer import WaitTimer
 from lambdagate.wire import RawJSON
 
 if TYPE_CHECKING:
@@ -412,43 +413,45 @@ async def _events(
     loop = asyncio.get_running_loop()
     idle = target.timeout
     seen = False  # a stream that ends before its first event (an empty body, "[DONE]" alone) is broken
+    timer = WaitTimer()
     # httpx-sse's reader is closed here too, whichever way this ends (see read_sse).
     async with contextlib.aclosing(EventSource(response).aiter_sse()) as source:
-        while True:
-            # The read timeout cannot see an upstream that sends only comments, so events get an
-            # idle limit of their own; it wraps only the read, never the consumer's work.
-            try:
-                async with asyncio.timeout_at(loop.time() + idle):
-                    sse = await anext(source)
-            except StopAsyncIteration:
-                if not seen:
-                    raise bad_answer(target, "an event stream without any event") from None
-                return
-            except TimeoutError:
-                raise UpstreamTimeout(f"{target.provider_name} sent no event for {idle:g} seconds.") from None
-            except _io_errors() as exc:
-                raise transport_failure(exc, target) from None
-            data = sse.data
-            if not data:
-                continue
-            if sse.event in text_events:
+        with contextlib.closing(timer):
+            while True:
+                # The read timeout cannot see an upstream that sends only comments, so events get an
+                # idle limit of their own; it wraps only the read, never the consumer's work.
+                try:
+                    with timer.until(loop.time() + idle):
+                        sse = await anext(source)
+                except StopAsyncIteration:
+                    if not seen:
+                        raise bad_answer(target, "an event stream without any event") from None
+                    return
+                except TimeoutError:
+                    raise UpstreamTimeout(f"{target.provider_name} sent no event for {idle:g} seconds.") from None
+                except _io_errors() as exc:
+                    raise transport_failure(exc, target) from None
+                data = sse.data
+                if not data:
+                    continue
+                if sse.event in text_events:
+                    seen = True
+                    yield SSEEvent(sse.event, data, data)
+                    continue
+                if data == "[DONE]":
+                    if not seen:
+                        raise bad_answer(target, "an event stream without any event")
+                    return
+                try:
+                    value = from_json(data)
+                except ValueError:
+                    raise bad_answer(target, "a stream event that is not JSON") from None
+                if not isinstance(value, dict):
+                    raise bad_answer(target, f"a stream event that is not an object ({type(value).__name__})")
+                if error_event(sse.event, value):
+                    raise event_failure(value, target, parse_error)
                 seen = True
-                yield SSEEvent(sse.event, data, data)
-                continue
-            if data == "[DONE]":
-                if not seen:
-                    raise bad_answer(target, "an event stream without any event")
-                return
-            try:
-                value = from_json(data)
-            except ValueError:
-                raise bad_answer(target, "a stream event that is not JSON") from None
-            if not isinstance(value, dict):
-                raise bad_answer(target, f"a stream event that is not an object ({type(value).__name__})")
-            if error_event(sse.event, value):
-                raise event_failure(value, target, parse_error)
-            seen = True
-            yield SSEEvent(sse.event, value, data)
+                yield SSEEvent(sse.event, value, data)
 
 
 def passthrough_bytes(event: SSEEvent) -> bytes:
