@@ -484,3 +484,19 @@ def test_no_secret_url_or_prompt_in_logs(gateway: Callable[..., openai.OpenAI], 
     port = fake_upstream.url.rsplit(":", 1)[1]
     for leaked in (UPSTREAM_KEY, DEV_KEY, "sk-guessed-key", prompt, fake_upstream.url, f":{port}"):
         assert leaked not in logged, leaked
+
+
+def test_a_stream_is_read_as_utf8_whatever_charset_its_header_names(
+        gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream) -> None:
+    """SSE is UTF-8 by definition: a ``charset=iso-8859-1`` label does not turn "café 東京" into mojibake."""
+    text = "café 東京 ✓"
+
+    def labelled(request: Request, raw: bytes) -> Response:
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                 "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": "stop"}]}
+        body = b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\ndata: [DONE]\n\n"
+        return Response(body, headers={"content-type": "text/event-stream; charset=iso-8859-1"})
+
+    fake_upstream.on("/v1/chat/completions", labelled)
+    stream = gateway().chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}], stream=True)
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == text

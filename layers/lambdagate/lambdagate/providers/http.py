@@ -414,6 +414,9 @@ async def _events(
     idle = target.timeout
     seen = False  # a stream that ends before its first event (an empty body, "[DONE]" alone) is broken
     timer = WaitTimer()
+    # An event stream is UTF-8 whatever its header says (the SSE standard); set here, httpx does not
+    # parse the content-type's charset with the email package, about 2% of a stream's CPU.
+    response.encoding = "utf-8"
     # httpx-sse's reader is closed here too, whichever way this ends (see read_sse).
     async with contextlib.aclosing(EventSource(response).aiter_sse()) as source:
         with contextlib.closing(timer):
