@@ -88,6 +88,30 @@ def test_upstream_gets_the_client_headers_and_no_cookie_from_another_answer(
     assert "cookie" not in second.headers
 
 
+def test_a_compressed_upstream_answer_is_decompressed_once(
+    gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream
+) -> None:
+    """Buffered calls are read by aiohttp itself (``upstream_http.fetch``): the answer is decoded per
+    its content-encoding, whichever of the encodings the request offered the upstream picked."""
+    import gzip
+    import zlib
+
+    encoders = {"gzip": gzip.compress, "deflate": zlib.compress}
+
+    def compressed(request: Request, body: bytes) -> Response:
+        answer = chat(request, body)
+        encoding = json.loads(body)["messages"][-1]["content"]
+        return Response(encoders[encoding](bytes(answer.body)), media_type="application/json",
+                        headers={"content-encoding": encoding})
+
+    fake_upstream.on("/v1/chat/completions", compressed)
+    client = gateway()
+    for encoding in encoders:
+        completion = client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": encoding}])
+        assert completion.choices[0].message.content == f"echo: {encoding}"
+        assert encoding in fake_upstream.requests[-1].headers["accept-encoding"]
+
+
 def test_chat_n_and_stop(gateway: Callable[..., openai.OpenAI]) -> None:
     completion = gateway().chat.completions.create(
         model="gpt", messages=[{"role": "user", "content": "one two three"}], n=3, stop=["three"])

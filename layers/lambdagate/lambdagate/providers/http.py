@@ -39,7 +39,7 @@ from lambdagate.errors import (
     upstream_error,
 )
 from lambdagate.providers.base import SSEEvent, Target
-from lambdagate.upstream_http import send
+from lambdagate.upstream_http import fetch, send
 from lambdagate.wait_timer import WaitTimer
 from lambdagate.wire import RawJSON
 
@@ -314,14 +314,11 @@ async def request_json(
     if body is not None:
         all_headers["content-type"] = "application/json"
     try:
-        response = await send(method, url, encode(body) if body is not None else None, all_headers,
-                              _timeout(target))
-        try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
+        response = await fetch(method, url, encode(body) if body is not None else None, all_headers,
+                               _timeout(target))
     except _io_errors() as exc:
         raise transport_failure(exc, target) from None
+    content = response.content
     if response.status_code >= 400:
         raise failure(response.status_code, response.headers, content, target, parse_error)
     value = parse(content, target, expect=expect)
