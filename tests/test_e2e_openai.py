@@ -88,6 +88,36 @@ def test_upstream_gets_the_client_headers_and_no_cookie_from_another_answer(
     assert "cookie" not in second.headers
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_cookie_an_upstream_sets_is_never_sent_back(
+    fake_upstream: FakeUpstream, serve_gateway: Callable[..., str], stream: bool
+) -> None:
+    """Through a host name (an HTTP client's cookie jar keeps no cookie of a bare IP address): the
+    shared session holds no cookie jar, so what one answer sets never rides along on the next
+    request, another client's included."""
+
+    def chat_with_cookie(request: Request, body: bytes) -> Response:
+        answer = chat(request, body)
+        answer.headers.append("set-cookie", "session=from-an-earlier-answer; Path=/")
+        return answer
+
+    fake_upstream.on("/v1/chat/completions", chat_with_cookie)
+    named = fake_upstream.url.replace("127.0.0.1", "localhost")
+    providers = {"named": {"type": "openai", "api_base": named + "/v1", "api_key": UPSTREAM_KEY}}
+    base_url = serve_gateway(make_config(providers, {"gpt": {"provider": "named", "model": "upstream-model"}}))
+    client = openai.OpenAI(base_url=base_url, api_key=DEV_KEY, max_retries=0, timeout=20)
+    for _ in range(2):
+        if stream:
+            chunks = list(client.chat.completions.create(
+                model="gpt", messages=[{"role": "user", "content": "hi"}], stream=True))
+            assert chunks
+        else:
+            client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "hi"}])
+    first, second = fake_upstream.requests[-2:]
+    assert first.headers["host"].startswith("localhost")
+    assert "cookie" not in first.headers and "cookie" not in second.headers
+
+
 def test_a_compressed_upstream_answer_is_decompressed_once(
     gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream
 ) -> None:

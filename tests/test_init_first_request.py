@@ -52,6 +52,7 @@ def run(function: str, code: str, config: Path | str, **env: str) -> dict[str, o
 
 CLIENT_STATE = '''
     import ssl
+    import aiohttp
     import aiohttp.connector
     from lambdagate import upstream_http
     client = upstream_http._client
@@ -59,7 +60,7 @@ CLIENT_STATE = '''
     print(json.dumps({
         "built": client is not None,
         "bound_to_a_loop": upstream_http._client_loop is not None,
-        "session_opened": getattr(transport, "client", None) is not None,
+        "session_opened": isinstance(getattr(transport, "client", None), aiohttp.ClientSession),
         "tls_is_aiohttp_default": getattr(transport, "ssl_context", None) is aiohttp.connector._SSL_CONTEXT_VERIFIED,
         "verified_cas": aiohttp.connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],
         "unverified_cas": aiohttp.connector._SSL_CONTEXT_UNVERIFIED.cert_store_stats()["x509_ca"],

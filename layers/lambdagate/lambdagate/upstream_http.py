@@ -124,6 +124,19 @@ def tls_context() -> ssl.SSLContext:
     return _tls
 
 
+def _new_session() -> aiohttp.ClientSession:
+    """The aiohttp session of a pool: the connector httpx-aiohttp would build, and no cookie jar.
+
+    aiohttp's default jar keeps the cookies an answer sets (for a host name, not an IP address)
+    and sends them with later requests to that host: one client's upstream session cookie would
+    ride along on every other client's request.
+    """
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=60, ssl=tls_context())
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+
 def _new_client() -> httpx.AsyncClient:
     global _transport, _default_headers
     _import_httpx()
@@ -138,8 +151,8 @@ def _new_client() -> httpx.AsyncClient:
         _import_aiohttp()
         from httpx_aiohttp import AiohttpTransport
 
-        # The transport opens its aiohttp session (bound to the running loop) on its first request.
-        transport = AiohttpTransport(verify=tls_context(), limits=limits, trust_env=False)
+        # The transport opens the aiohttp session (bound to the running loop) on its first request.
+        transport = AiohttpTransport(verify=tls_context(), limits=limits, trust_env=False, client=_new_session)
     # Timeouts are set per request from the routed deployment; None here means "unset".
     client = httpx.AsyncClient(transport=transport, timeout=None, trust_env=False)
     _transport, _default_headers = transport, dict(client.headers)
@@ -191,13 +204,13 @@ async def send(method: str, url: str, content: bytes | None, headers: Mapping[st
                timeout: httpx.Timeout) -> httpx.Response:
     """Send one request on the shared pool; the caller reads the body and closes the response.
 
-    The request goes straight to the client's transport, httpx's one-method interface, past
-    ``AsyncClient``'s per-request layers (URL merging, the cookie jar, auth and redirect
-    handling, event hooks), none of which the gateway uses: measured, they were about 100 us of
-    CPU a request, two fifths of the client's share. The client's default headers
-    (``accept-encoding``, ``user-agent``...) are sent as before, under the caller's. Without the
-    cookie jar a cookie one upstream answer sets is never sent along with another client's
-    request.
+    What :func:`fetch` and :func:`open_stream` use on httpx's own transport. The request goes
+    straight to the client's transport, httpx's one-method interface, past ``AsyncClient``'s
+    per-request layers (URL merging, the cookie jar, auth and redirect handling, event hooks), none of
+    which the gateway uses: measured, they were about 100 us of CPU a request, two fifths of the
+    client's share. The client's default headers (``accept-encoding``, ``user-agent``...) are sent
+    as before, under the caller's. Without the cookie jar a cookie one upstream answer sets is never
+    sent along with another client's request.
     """
     import httpx
 
@@ -254,7 +267,7 @@ async def fetch(method: str, url: str, content: bytes | None, headers: Mapping[s
     CPU of the session's own (about 250 us more a call on the development machine, a fifth of a
     buffered request through the gateway). Failures are raised as the httpx exceptions the
     transport raises for the same fault (httpx-aiohttp's own mapping), so every caller handles one
-    family; streams, read event by event with httpx-sse, keep :func:`send`.
+    family.
     """
     session = _aiohttp_session()
     if session is None:
