@@ -66,9 +66,9 @@ def test_chat_completion(gateway: Callable[..., openai.OpenAI], fake_upstream: F
 def test_upstream_gets_the_client_headers_and_no_cookie_from_another_answer(
     gateway: Callable[..., openai.OpenAI], fake_upstream: FakeUpstream
 ) -> None:
-    """Requests go to the shared transport directly: httpx's default headers still go along, its
-    cookie jar does not (a cookie one answer sets must never reach the upstream on another
-    client's request)."""
+    """Requests go to the shared aiohttp session directly: httpx's default user-agent and the
+    caller's headers still go along, with aiohttp's accept-encoding (what it can decompress), and
+    no cookie (through a host name, where a cookie jar would keep one: the test below)."""
 
     def chat_with_cookie(request: Request, body: bytes) -> Response:
         answer = chat(request, body)

@@ -124,7 +124,7 @@ def tls_context() -> ssl.SSLContext:
     return _tls
 
 
-def _new_session() -> aiohttp.ClientSession:
+def _new_session(limits: httpx.Limits) -> aiohttp.ClientSession:
     """The aiohttp session of a pool: the connector httpx-aiohttp would build, and no cookie jar.
 
     aiohttp's default jar keeps the cookies an answer sets (for a host name, not an IP address)
@@ -133,12 +133,13 @@ def _new_session() -> aiohttp.ClientSession:
     """
     import aiohttp
 
-    connector = aiohttp.TCPConnector(limit=200, keepalive_timeout=60, ssl=tls_context())
+    connector = aiohttp.TCPConnector(limit=limits.max_connections or 0, keepalive_timeout=limits.keepalive_expiry,
+                                     ssl=tls_context())
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 def _new_client() -> httpx.AsyncClient:
-    global _transport, _default_headers
+    global _transport, _default_headers, _fetch_headers
     _import_httpx()
     import httpx
 
@@ -152,12 +153,12 @@ def _new_client() -> httpx.AsyncClient:
         from httpx_aiohttp import AiohttpTransport
 
         # The transport opens the aiohttp session (bound to the running loop) on its first request.
-        transport = AiohttpTransport(verify=tls_context(), limits=limits, trust_env=False, client=_new_session)
+        transport = AiohttpTransport(verify=tls_context(), limits=limits, trust_env=False,
+                                     client=functools.partial(_new_session, limits))
     # Timeouts are set per request from the routed deployment; None here means "unset".
     client = httpx.AsyncClient(transport=transport, timeout=None, trust_env=False)
     _transport, _default_headers = transport, dict(client.headers)
-    _fetch_headers.clear()
-    _fetch_headers.update((k, v) for k, v in _default_headers.items() if k not in ("connection", "accept-encoding"))
+    _fetch_headers = {k: v for k, v in _default_headers.items() if k not in ("connection", "accept-encoding")}
     return client
 
 
