@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FUNCTION_ENV = {"POWERTOOLS_SERVICE_NAME": "lambdagate", "POWERTOOLS_METRICS_NAMESPACE": "lambdagate",
                 "POWERTOOLS_LOG_LEVEL": "INFO", "LAMBDAGATE_CORS": "platform", "AWS_REGION": "us-east-1",
                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_LAMBDA_FUNCTION_NAME": "lambdagate-chat",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "PYDANTIC_DISABLE_PLUGINS": "__all__"}
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench"}
 SSM_PREFIX = "/lambdagate-bench"
 UPSTREAM_KEY = "sk-upstream-bench"

@@ -59,7 +59,7 @@ PEERS = Path(os.environ.get("LAMBDAGATE_BENCH_PEERS", Path.home() / ".cache" / "
 # The gateway under test gets one core; the upstream and the load generator the other.
 GATEWAY_CPUS, LOAD_CPUS = {1}, {0}
 TEMPLATE_ENV = {"POWERTOOLS_SERVICE_NAME": "lambdagate", "POWERTOOLS_METRICS_NAMESPACE": "lambdagate",
-                "POWERTOOLS_LOG_LEVEL": "INFO", "LAMBDAGATE_CORS": "platform"}
+                "POWERTOOLS_LOG_LEVEL": "INFO", "LAMBDAGATE_CORS": "platform", "PYDANTIC_DISABLE_PLUGINS": "__all__"}
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 TEMPLATE_ENV = {"POWERTOOLS_SERVICE_NAME": "lambdagate", "POWERTOOLS_METRICS_NAMESPACE": "lambdagate-test",
-                "POWERTOOLS_LOG_LEVEL": "WARNING", "LAMBDAGATE_CORS": "platform"}
+                "POWERTOOLS_LOG_LEVEL": "WARNING", "LAMBDAGATE_CORS": "platform",
+                "PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 PRELUDE = textwrap.dedent('''
     import json, sys
@@ -54,7 +55,7 @@ CLIENT_STATE = '''
     import ssl
     import aiohttp
     import aiohttp.connector
-    from lambdagate import upstream_http
+    from lambdagate import trust_store, upstream_http
     client = upstream_http._client
     transport = client._transport if client is not None else None
     print(json.dumps({
@@ -62,10 +63,12 @@ CLIENT_STATE = '''
         "bound_to_a_loop": upstream_http._client_loop is not None,
         "session_opened": isinstance(getattr(transport, "client", None), aiohttp.ClientSession),
         "tls_is_aiohttp_default": getattr(transport, "ssl_context", None) is aiohttp.connector._SSL_CONTEXT_VERIFIED,
+        "lazy_trust_store": isinstance(trust_store._lazy_directory, str),
         "verified_cas": aiohttp.connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],
         "unverified_cas": aiohttp.connector._SSL_CONTEXT_UNVERIFIED.cert_store_stats()["x509_ca"],
         "system_cas": ssl.create_default_context().cert_store_stats()["x509_ca"],
         "ssl_patched": "set_default_verify_paths" in ssl.SSLContext.__dict__,
+        "pydantic_plugins_scanned": sys.modules["pydantic.plugin._loader"]._plugins is not None,
         "modules": sorted(m for m in ("aiohttp", "httpx", "httpx_aiohttp", "httpx_sse", "click", "rich", "pydantic.v1")
                           if m in sys.modules),
     }))
@@ -81,9 +84,13 @@ def test_upstream_client_and_tls_context_are_built_at_init() -> None:
         # One CA bundle load (aiohttp's own, at its import), not a second one for httpx's default.
         assert state["tls_is_aiohttp_default"], function
         # The trust store is loaded into the verified context only: the unverified one never reads it,
-        # and the import-time shortcut is gone once aiohttp is imported.
-        assert state["verified_cas"] == state["system_cas"] and state["unverified_cas"] == 0, state
+        # and the import-time shortcut is gone once aiohttp is imported. Loaded from a hashed directory
+        # that matches the bundle, no certificate is parsed before a handshake needs it.
+        loaded = 0 if state["lazy_trust_store"] else state["system_cas"]
+        assert state["verified_cas"] == loaded and state["unverified_cas"] == 0, state
         assert not state["ssl_patched"], function
+        # The template's PYDANTIC_DISABLE_PLUGINS: no package's entry points are read for pydantic plugins.
+        assert not state["pydantic_plugins_scanned"], function
         modules = state["modules"]
         assert isinstance(modules, list)
         assert {"aiohttp", "httpx", "httpx_aiohttp", "httpx_sse"} <= set(modules), function
@@ -201,6 +208,33 @@ def test_an_https_upstream_is_verified_against_the_trust_store(tmp_path: Path) -
     error = json.loads(body)["error"]
     assert error["code"] == "upstream_unreachable" and "TLS certificate" in error["message"], error
     assert "localhost" not in body and str(port) not in body and "sk-up-secret" not in body
+
+
+def test_an_https_upstream_is_verified_against_a_hashed_directory_read_at_the_handshake(tmp_path: Path) -> None:
+    """A trust store whose hashed directory matches its bundle is read at the first handshake, not at init.
+
+    The throwaway CA that signed the upstream's certificate sits in the bundle and, under its
+    subject hash, in the directory (``SSL_CERT_FILE``/``SSL_CERT_DIR``, as OpenSSL reads them): init
+    parses no certificate, the first request finds the CA in the directory and imports nothing.
+    """
+    from test_trust_store import authority, bundle, hashed_directory
+
+    upstream_ca, other_ca = authority(1), authority(2)
+    chain = tmp_path / "upstream.pem"
+    upstream_ca.issue_cert("localhost").private_key_and_cert_chain_pem.write_to_path(str(chain))
+    bundle_file = bundle(tmp_path / "bundle.pem", other_ca, upstream_ca)
+    directory = hashed_directory(tmp_path / "certs", upstream_ca, other_ca)
+    config, port = _upstream_config(tmp_path, "https://localhost", "sk-up-secret")
+    setup = UPSTREAM.format(port=port, tls=TLS.format(chain=str(chain))) + (
+        "\n    import aiohttp.connector"
+        "\n    at_init = aiohttp.connector._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca']")
+    code = FIRST_REQUEST.format(event=str(ROOT / "events" / "chat-http.json"), setup=setup).replace(
+        '"body": response["body"][:300]', '"body": response["body"][:300], "at_init": at_init, '
+        '"after": aiohttp.connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"]')
+    result = run("chat", code, config, SSL_CERT_FILE=str(bundle_file), SSL_CERT_DIR=str(directory))
+    assert (result["status"], result["again"]) == (200, 200), result["body"]
+    assert result["imported"] == []
+    assert (result["at_init"], result["after"]) == (0, 1)  # only the upstream's CA was ever parsed
 
 
 def test_after_restore_keeps_imports_and_tls_context() -> None:

@@ -205,6 +205,14 @@ def test_streaming_function_url_and_web_adapter(template: Any) -> None:
     assert template["Parameters"]["LwaLayerVersion"]["Default"] >= 25
 
 
+def test_functions_skip_pydantics_plugin_scan_as_the_init_tests_run_them(template: Any) -> None:
+    from test_init_first_request import TEMPLATE_ENV
+
+    for name in FUNCTION_IDS:
+        env = function(template, name)["Environment"]["Variables"]
+        assert env["PYDANTIC_DISABLE_PLUGINS"] == TEMPLATE_ENV["PYDANTIC_DISABLE_PLUGINS"] == "__all__", name
+
+
 def test_snapstart_is_a_parameter(template: Any) -> None:
     assert template["Parameters"]["EnableSnapStart"]["Default"] == "false"
     assert template["Conditions"]["SnapStartOn"] == {"Fn::Equals": [{"Ref": "EnableSnapStart"}, "true"]}

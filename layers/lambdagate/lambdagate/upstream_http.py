@@ -78,34 +78,20 @@ def _import_httpx() -> None:
 
 
 def _import_aiohttp() -> None:
-    """Import aiohttp loading the system trust store once, into the one context that verifies.
+    """Import aiohttp with the system trust store loaded once, lazily, into the one context that verifies.
 
     aiohttp builds two TLS contexts when it is imported, its verified default and an unverified one
     for ``ssl=False``, and has OpenSSL load the default CA paths into both. The unverified one
-    (``CERT_NONE``) never looks at them: that load is as costly as the verified one (about 50 ms of
-    CPU on the development machine, a third of a second at 256 MB's CPU share) and buys nothing.
-    For the length of the import only, loading default paths into a context that verifies nothing
-    is skipped; every other context, and everything after the import, is untouched.
+    (``CERT_NONE``) never looks at them, and the verified one reads them from the hashed directory
+    where that trusts the same authorities (:mod:`lambdagate.trust_store`): each of the two loads
+    is about 40 ms of CPU on the development machine, a quarter of a second at 256 MB's CPU share.
     """
     if "aiohttp.connector" in sys.modules:
         return
-    import ssl
+    from lambdagate import trust_store
 
-    inherited = "set_default_verify_paths" not in ssl.SSLContext.__dict__
-    load_default_paths = ssl.SSLContext.set_default_verify_paths
-
-    def load_unless_unverified(context: ssl.SSLContext) -> None:
-        if context.verify_mode != ssl.CERT_NONE:
-            load_default_paths(context)
-
-    ssl.SSLContext.set_default_verify_paths = load_unless_unverified  # type: ignore[method-assign, assignment]
-    try:
+    with trust_store.lazy_default_loads():
         import aiohttp.connector  # noqa: F401
-    finally:
-        if inherited:
-            del ssl.SSLContext.set_default_verify_paths
-        else:
-            ssl.SSLContext.set_default_verify_paths = load_default_paths  # type: ignore[method-assign]
 
 
 def tls_context() -> ssl.SSLContext:
@@ -116,10 +102,13 @@ def tls_context() -> ssl.SSLContext:
         from aiohttp import connector
 
         context = getattr(connector, "_SSL_CONTEXT_VERIFIED", None)  # built by aiohttp's import
-        if context is None:  # an aiohttp without it: build one (a CA bundle load)
+        if context is None:  # an aiohttp without it: build one
             import ssl
 
-            context = ssl.create_default_context()
+            from lambdagate import trust_store
+
+            with trust_store.lazy_default_loads():
+                context = ssl.create_default_context()
         _tls = context
     return _tls
 
