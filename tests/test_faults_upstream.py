@@ -1,12 +1,14 @@
-"""An upstream that closes the connection before any response byte (issue 8, "What upstreams can do").
+"""An upstream that closes the connection before any response byte (issue 8, "What upstreams can do"),
+or answers with bytes that are not HTTP, or resets the connection.
 
-Not a timeout (it answered at once, with nothing): a retried 502 ``upstream_unreachable``.
+Not a timeout (it answered at once, with nothing usable): a retried 502 ``upstream_unreachable``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 
@@ -15,10 +17,14 @@ import pytest
 
 from conftest import DEV_KEY, make_config
 
+REPLIES = {"close": b"", "not_http": b"SSH-2.0-OpenSSH_9.6 not an HTTP server\r\n\r\n", "reset": None}
+"""What the server sends after reading the request, then closes; None: it resets the connection."""
 
-@pytest.fixture
-def closing_server() -> Iterator[tuple[str, list[int]]]:
-    """A TCP server on loopback that reads the request and closes without answering."""
+
+@pytest.fixture(params=list(REPLIES))
+def closing_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, list[int]]]:
+    """A TCP server on loopback that reads the request and answers ``REPLIES[param]`` (or resets)."""
+    reply = REPLIES[request.param]
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
@@ -37,6 +43,10 @@ def closing_server() -> Iterator[tuple[str, list[int]]]:
                 conn.settimeout(2)
                 with contextlib.suppress(OSError):
                     conn.recv(65536)
+                    if reply is None:  # SO_LINGER with a zero timeout: close sends RST, not FIN
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    else:
+                        conn.sendall(reply)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -46,7 +56,7 @@ def closing_server() -> Iterator[tuple[str, list[int]]]:
     sock.close()
 
 
-def test_clean_close_before_any_byte_is_a_retried_502(closing_server: tuple[str, list[int]],
+def test_no_usable_answer_is_a_retried_502(closing_server: tuple[str, list[int]],
                                                       serve_gateway: Callable[..., str]) -> None:
     api_base, accepted = closing_server
     config = make_config({"closer": {"type": "openai", "api_base": api_base}},

@@ -1,14 +1,16 @@
 """The one shared HTTP client every provider adapter sends its upstream requests through.
 
 Most of the gateway's CPU per request is spent here, so the choice of client lives in this one
-module and follows measurement: the httpx API on the aiohttp transport cost about 1.0 ms of CPU
-per proxied request against 1.7 ms for httpx's own transport (see DESIGN.md and ``bench/``), and
-both kinds of call skip the httpx layer too, going to the transport's aiohttp session itself: a
-buffered one (:func:`fetch`) reads the whole answer, a stream (:func:`open_stream`) hands over its
-text as it arrives, which is all httpx-sse reads of a response.
+module and follows measurement: aiohttp carries the requests, about 1.0 ms of CPU per proxied
+request against 1.7 ms for httpx's own transport (see DESIGN.md and ``bench/``), and both kinds of
+call go to its session directly: a buffered one (:func:`fetch`) reads the whole answer, a stream
+(:func:`open_stream`) hands over its text as it arrives, which is all httpx-sse reads of a
+response. Failures are raised as httpx's exception types (:func:`_aiohttp_failures`), so the
+callers handle one family whichever transport carries the request; httpx's own transport stays the
+alternative (``LAMBDAGATE_HTTP_TRANSPORT=httpx``).
 
-Importing this module costs nothing; :func:`prepare` imports the client stack (httpx,
-httpx-aiohttp, aiohttp, httpx-sse) and builds the client and its TLS context. The Lambda entry
+Importing this module costs nothing; :func:`prepare` imports the client stack (aiohttp, httpx,
+httpx-sse) and builds the pool and its TLS context. The Lambda entry
 points call it during init (``lambda_runtime``), where SnapStart snapshots the result and an
 on-demand cold start pays it before the first request is waited on: measured, the stack was about
 300 ms of CPU inside the first request otherwise (two seconds at 256 MB's CPU share). Elsewhere
@@ -19,18 +21,19 @@ Two costs are avoided on purpose. httpx imports its command-line client from its
 module takes its place before httpx is imported. And aiohttp builds its verified default TLS
 context when it is imported (the system trust store: ``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured);
 upstream connections use that one rather than load a second CA bundle (certifi's, httpx's default),
-which costs as much again (about 50 ms of CPU each on the development machine).
+which costs as much again (about 40 ms of CPU each on the development machine).
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import functools
 import os
 import sys
 import types
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -40,16 +43,19 @@ if TYPE_CHECKING:
     import aiohttp
     import httpx
 
-_client: httpx.AsyncClient | None = None
+_client: httpx.AsyncClient | SessionPool | None = None
 _client_loop: asyncio.AbstractEventLoop | None = None
 _tls: ssl.SSLContext | None = None
-# The transport the current client was built on, and the client's default headers as a plain
-# dict (see :func:`send`); replaced together with the client.
+# httpx's own transport and its client's default headers as a plain dict, when that transport
+# carries requests (see :func:`send`); replaced together with the client.
 _transport: httpx.AsyncBaseTransport | None = None
 _default_headers: dict[str, str] = {}
-# The same defaults for a request aiohttp sends itself (see :func:`fetch`): aiohttp writes its own
-# connection and accept-encoding headers, the latter naming exactly what it can decompress.
+# The headers of a request aiohttp sends (see :func:`fetch`): httpx's defaults but for the
+# connection and accept-encoding headers aiohttp writes itself, the latter naming exactly what it
+# can decompress.
 _fetch_headers: dict[str, str] = {}
+POOL_LIMITS = (200, 60.0)
+"""Connections at most, and seconds an idle one is kept, in each event loop's pool."""
 
 TRANSPORT_ENV = "LAMBDAGATE_HTTP_TRANSPORT"
 """``aiohttp`` (default) or ``httpx``: which transport carries upstream requests."""
@@ -113,8 +119,8 @@ def tls_context() -> ssl.SSLContext:
     return _tls
 
 
-def _new_session(limits: httpx.Limits) -> aiohttp.ClientSession:
-    """The aiohttp session of a pool: the connector httpx-aiohttp would build, and no cookie jar.
+def _new_session() -> aiohttp.ClientSession:
+    """The aiohttp session of a pool: the verified TLS context, the pool's limits, and no cookie jar.
 
     aiohttp's default jar keeps the cookies an answer sets (for a host name, not an IP address)
     and sends them with later requests to that host: one client's upstream session cookie would
@@ -122,39 +128,67 @@ def _new_session(limits: httpx.Limits) -> aiohttp.ClientSession:
     """
     import aiohttp
 
-    connector = aiohttp.TCPConnector(limit=limits.max_connections or 0, keepalive_timeout=limits.keepalive_expiry,
-                                     ssl=tls_context())
+    connections, keepalive = POOL_LIMITS
+    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=keepalive, ssl=tls_context())
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
-def _new_client() -> httpx.AsyncClient:
+class SessionPool:
+    """The connections of one event loop: an aiohttp session, opened on the loop's first request.
+
+    A session binds the loop it is made on, and init (where the pool is built) runs before any
+    loop does; so the pool is an object that opens its session when a request first needs it.
+    """
+
+    __slots__ = ("_session", "is_closed", "tls")
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self.is_closed = False
+        self.tls = tls_context()
+
+    @property
+    def opened(self) -> bool:
+        return self._session is not None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = _new_session()
+        return self._session
+
+    async def aclose(self) -> None:
+        self.is_closed = True
+        if self._session is not None:
+            await self._session.close()
+
+
+def _new_client() -> httpx.AsyncClient | SessionPool:
     global _transport, _default_headers, _fetch_headers
     _import_httpx()
     import httpx
 
     _quiet_http_loggers()
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=60)
-    transport: httpx.AsyncBaseTransport
+    # What httpx's client would send that aiohttp does not write itself (its own accept-encoding
+    # names what it can decompress; connection is its own too): the same accept and user-agent
+    # whichever transport carries the request.
+    _fetch_headers = {"accept": "*/*", "user-agent": f"python-httpx/{httpx.__version__}"}
     if os.environ.get(TRANSPORT_ENV, "aiohttp") == "httpx":
+        connections, keepalive = POOL_LIMITS
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=50, keepalive_expiry=keepalive)
         transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False, verify=tls_context())
-    else:
-        _import_aiohttp()
-        from httpx_aiohttp import AiohttpTransport
-
-        # The transport opens the aiohttp session (bound to the running loop) on its first request.
-        transport = AiohttpTransport(verify=tls_context(), limits=limits, trust_env=False,
-                                     client=functools.partial(_new_session, limits))
-    # Timeouts are set per request from the routed deployment; None here means "unset".
-    client = httpx.AsyncClient(transport=transport, timeout=None, trust_env=False)
-    _transport, _default_headers = transport, dict(client.headers)
-    _fetch_headers = {k: v for k, v in _default_headers.items() if k not in ("connection", "accept-encoding")}
-    return client
+        # Timeouts are set per request from the routed deployment; None here means "unset".
+        client = httpx.AsyncClient(transport=transport, timeout=None, trust_env=False)
+        _transport, _default_headers = transport, dict(client.headers)
+        return client
+    _import_aiohttp()
+    _transport, _default_headers = None, {}
+    return SessionPool()
 
 
 def prepare() -> None:
-    """Import the client stack and build the client now (Lambda init), without opening a connection.
+    """Import the client stack and build the pool now (Lambda init), without opening a connection.
 
-    The client is not bound to an event loop until it sends its first request, so it is safe to
+    The pool is not bound to an event loop until it sends its first request, so it is safe to
     build before any loop runs; :func:`get_client` adopts it for the first loop that asks.
     """
     global _client, _client_loop
@@ -167,12 +201,12 @@ def prepare() -> None:
     import httpx_sse  # noqa: F401  (the SSE reader of providers/http.py)
 
 
-def get_client() -> httpx.AsyncClient:
-    """The client for the running event loop, created on first use.
+def get_client() -> httpx.AsyncClient | SessionPool:
+    """The pool for the running event loop (httpx's client on its own transport), created on first use.
 
-    A client's connection pool belongs to the loop that first used it; Lambda (through Mangum)
+    A connection pool belongs to the loop that first used it; Lambda (through Mangum)
     keeps one loop for the life of the environment, tests and CLIs may not, so a new loop gets a
-    new client instead of a pool bound to a dead loop.
+    new pool instead of one bound to a dead loop.
     """
     global _client, _client_loop
     loop = asyncio.get_running_loop()
@@ -223,22 +257,53 @@ class Answer:
 
 def _aiohttp_session() -> aiohttp.ClientSession | None:
     """The aiohttp session of the running loop's pool, or None when httpx's own transport carries requests."""
-    get_client()  # the pool of the running loop
-    from httpx_aiohttp import AiohttpTransport
+    pool = get_client()  # the pool of the running loop
+    return pool.session() if isinstance(pool, SessionPool) else None
 
-    transport = _transport
-    if not isinstance(transport, AiohttpTransport):  # httpx's own transport (LAMBDAGATE_HTTP_TRANSPORT)
-        return None
+
+def _httpx_equivalent(exc: aiohttp.ClientError) -> type[Exception]:
+    """The httpx exception for the same fault: a timeout only when time ran out (waiting for a
+    connection, or between bytes of the answer), refusals, resets and closes as what they are."""
+    import aiohttp
+    import httpx
+
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):  # connecting, or waiting for a free connection
+        return httpx.ConnectTimeout
+    if isinstance(exc, aiohttp.ServerTimeoutError):  # sock_read: no byte of the answer in time
+        return httpx.ReadTimeout
+    if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+        return httpx.ProxyError
+    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, unresolved, TLS refused (the cause says which)
+        return httpx.ConnectError
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol
+    if isinstance(exc, aiohttp.ClientPayloadError):  # a body cut short, or one that does not decompress
+        return httpx.ReadError
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+        return httpx.RemoteProtocolError  # closed before an answer, or an answer that is not HTTP
+    if isinstance(exc, aiohttp.ClientConnectionError):  # reset, broken pipe
+        return httpx.NetworkError
+    return httpx.TransportError
+
+
+@contextlib.contextmanager
+def _aiohttp_failures() -> Iterator[None]:
+    """aiohttp's failures raised as httpx's, so the callers handle one family whichever transport is used.
+
+    The aiohttp exception is kept as the cause (a certificate refusal is read from there); the
+    message is only its type's name, since aiohttp's messages name the upstream's host and port.
+    """
     import aiohttp
 
-    session = transport.client
-    if not isinstance(session, aiohttp.ClientSession):
-        session = transport.client = transport.get_client()  # what the transport does on its first request
-    return session
+    try:
+        yield
+    except aiohttp.ClientError as exc:
+        raise _httpx_equivalent(exc)(type(exc).__name__) from exc
 
 
 def _request_options(headers: Mapping[str, str], timeout: httpx.Timeout) -> dict[str, object]:
-    """aiohttp's arguments for a request, as httpx-aiohttp sets them (the timeouts mapped the same way)."""
+    """aiohttp's arguments for a request: httpx's timeouts mapped to aiohttp's (connect, read between
+    bytes, and the wait for a free connection with its connecting); redirects and compression off."""
     import aiohttp
 
     limits = timeout.as_dict()
@@ -255,9 +320,8 @@ async def fetch(method: str, url: str, content: bytes | None, headers: Mapping[s
     response objects; on the aiohttp transport it therefore goes to the transport's aiohttp session
     directly. Measured on loopback, the same call through :func:`send` and ``aread`` cost 1.8x the
     CPU of the session's own (about 250 us more a call on the development machine, a fifth of a
-    buffered request through the gateway). Failures are raised as the httpx exceptions the
-    transport raises for the same fault (httpx-aiohttp's own mapping), so every caller handles one
-    family.
+    buffered request through the gateway). Failures are raised as the httpx exceptions of the same
+    fault (:func:`_aiohttp_failures`), so every caller handles one family.
     """
     session = _aiohttp_session()
     if session is None:
@@ -267,9 +331,7 @@ async def fetch(method: str, url: str, content: bytes | None, headers: Mapping[s
         finally:
             await response.aclose()
         return Answer(response.status_code, response.headers, body)
-    from httpx_aiohttp.transport import map_aiohttp_exceptions
-
-    with map_aiohttp_exceptions():
+    with _aiohttp_failures():
         async with session.request(method, url, data=content, **_request_options(headers, timeout)) as answer:  # type: ignore[arg-type]
             body = await answer.read()
     return Answer(answer.status, answer.headers, body)
@@ -302,18 +364,14 @@ class _AiohttpStream:
         self.headers: Mapping[str, str] = response.headers
 
     async def aread(self) -> bytes:
-        from httpx_aiohttp.transport import map_aiohttp_exceptions
-
-        with map_aiohttp_exceptions():
+        with _aiohttp_failures():
             return await self._response.read()
 
     async def aiter_text(self) -> AsyncIterator[str]:
         """The body as UTF-8 text, chunk by chunk as it arrives (an event stream is UTF-8 whatever
         its header says, the SSE standard)."""
-        from httpx_aiohttp.transport import map_aiohttp_exceptions
-
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        with map_aiohttp_exceptions():
+        with _aiohttp_failures():
             async for chunk in self._response.content.iter_any():
                 text = decoder.decode(chunk)
                 if text:
@@ -324,9 +382,7 @@ class _AiohttpStream:
 
     async def aclose(self) -> None:
         """Give the connection back to the pool when the body was read whole, else close it."""
-        from httpx_aiohttp.transport import map_aiohttp_exceptions
-
-        with map_aiohttp_exceptions():
+        with _aiohttp_failures():
             self._response.release()
             await self._response.wait_for_close()
 
@@ -344,9 +400,7 @@ async def open_stream(method: str, url: str, content: bytes | None, headers: Map
         response = await send(method, url, content, headers, timeout)
         response.encoding = "utf-8"  # as above, and httpx does not parse the charset with the email package
         return response
-    from httpx_aiohttp.transport import map_aiohttp_exceptions
-
-    with map_aiohttp_exceptions():
+    with _aiohttp_failures():
         answer = await session.request(method, url, data=content, **_request_options(headers, timeout))  # type: ignore[arg-type]
     return _AiohttpStream(answer)
 

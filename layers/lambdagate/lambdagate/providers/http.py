@@ -248,8 +248,9 @@ def transport_failure(exc: Exception, target: Target) -> Exception:
     """A timeout (504) only when time ran out; refused, reset or closed connections are 502."""
     import httpx
 
-    # httpx-aiohttp reports every aiohttp connection error, a clean close before the response
-    # included, as ConnectTimeout; only a cause that is itself a timeout makes it one.
+    # A timeout whose cause is not one is not trusted to be one (an httpx-style mapping may file a
+    # clean close before the response under ConnectTimeout): only a cause that is itself a timeout,
+    # or httpcore's own (httpx's transport), makes it one.
     cause = exc.__cause__
     timed_out = isinstance(exc, httpx.TimeoutException) and (
         cause is None or isinstance(cause, TimeoutError) or type(cause).__module__.startswith("httpcore")
