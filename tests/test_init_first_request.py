@@ -61,7 +61,7 @@ CLIENT_STATE = '''
         "built": client is not None,
         "bound_to_a_loop": upstream_http._client_loop is not None,
         "session_opened": bool(getattr(client, "opened", False)),
-        "tls_is_aiohttp_default": getattr(client, "tls", None) is aiohttp.connector._SSL_CONTEXT_VERIFIED,
+        "tls_is_aiohttp_default": upstream_http._tls is aiohttp.connector._SSL_CONTEXT_VERIFIED,
         "lazy_trust_store": isinstance(trust_store._lazy_directory, str),
         "verified_cas": aiohttp.connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],
         "unverified_cas": aiohttp.connector._SSL_CONTEXT_UNVERIFIED.cert_store_stats()["x509_ca"],
@@ -245,7 +245,7 @@ def test_after_restore_keeps_imports_and_tls_context() -> None:
     dropped = upstream_http._client is None
     import asyncio
     async def rebuilt():
-        return upstream_http.get_client().tls is tls
+        return upstream_http.get_client().session().connector._ssl is tls  # what connections use
     print(json.dumps({"dropped": dropped, "same_tls": asyncio.run(rebuilt())}))
     '''
     result = run("chat", code, ROOT / "gateway.example.yaml")

@@ -140,12 +140,11 @@ class SessionPool:
     loop does; so the pool is an object that opens its session when a request first needs it.
     """
 
-    __slots__ = ("_session", "is_closed", "tls")
+    __slots__ = ("_session", "is_closed")
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self.is_closed = False
-        self.tls = tls_context()
 
     @property
     def opened(self) -> bool:
@@ -180,7 +179,7 @@ def _new_client() -> httpx.AsyncClient | SessionPool:
         client = httpx.AsyncClient(transport=transport, timeout=None, trust_env=False)
         _transport, _default_headers = transport, dict(client.headers)
         return client
-    _import_aiohttp()
+    tls_context()  # imports aiohttp; built with the pool, so that no request builds it
     _transport, _default_headers = None, {}
     return SessionPool()
 

@@ -248,14 +248,9 @@ def transport_failure(exc: Exception, target: Target) -> Exception:
     """A timeout (504) only when time ran out; refused, reset or closed connections are 502."""
     import httpx
 
-    # A timeout whose cause is not one is not trusted to be one (an httpx-style mapping may file a
-    # clean close before the response under ConnectTimeout): only a cause that is itself a timeout,
-    # or httpcore's own (httpx's transport), makes it one.
-    cause = exc.__cause__
-    timed_out = isinstance(exc, httpx.TimeoutException) and (
-        cause is None or isinstance(cause, TimeoutError) or type(cause).__module__.startswith("httpcore")
-    )
-    if timed_out:
+    # Both transports raise a timeout type only when time ran out (upstream_http maps aiohttp's
+    # failures so; httpx's own transport raises them for httpcore's timeouts).
+    if isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeout(f"{target.provider_name} did not answer within {target.timeout:g} seconds.")
     if _certificate_rejected(exc):
         # Said apart from "could not be reached": the operator's fix (a trust store, a certificate)
