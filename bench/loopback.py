@@ -11,7 +11,8 @@ true`` an SSE stream), ``GET /v1/models`` and anything else with a 404. Stream s
 ``events - 2`` one-word content chunks, one finish chunk, then ``data: [DONE]``. The number of events
 is the request's ``max_tokens`` (every gateway forwards it), 22 without one. The command line sets
 the wait before the first event (``--ttft-ms``, after the headers), between events (``--gap-ms``) and
-``--burst`` (every event in one write instead of one write each).
+``--burst`` (every event in one write instead of one write each); ``--tls PEM`` serves HTTPS with
+the certificate and key in that file, as every real provider does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -155,9 +157,9 @@ class FakeUpstream:
             self._cache[count] = stream_events(count)
         return self._cache[count]
 
-    async def serve(self, port: int) -> None:
+    async def serve(self, port: int, tls: ssl.SSLContext | None = None) -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: _UpstreamProtocol(self), HOST, port, backlog=1024)
+        server = await loop.create_server(lambda: _UpstreamProtocol(self), HOST, port, backlog=1024, ssl=tls)
         async with server:
             await server.serve_forever()
 
@@ -182,8 +184,8 @@ class Connection:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, port: int) -> Connection:
-        reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 22)
+    async def open(cls, port: int, tls: ssl.SSLContext | None = None) -> Connection:
+        reader, writer = await asyncio.open_connection(HOST, port, limit=1 << 22, ssl=tls)
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -229,13 +231,14 @@ class Connection:
 
 
 async def load(port: int, method: str, path: str, body: bytes, headers: Sequence[tuple[str, str]],
-               total: int, concurrency: int, check: bytes | None = None) -> list[Result]:
+               total: int, concurrency: int, check: bytes | None = None, tls: ssl.SSLContext | None = None
+               ) -> list[Result]:
     """``total`` requests over ``concurrency`` keep-alive connections, one request at a time each."""
     results: list[Result] = []
     per_worker = total // concurrency
 
     async def worker() -> None:
-        connection = await Connection.open(port)
+        connection = await Connection.open(port, tls)
         try:
             for _ in range(per_worker):
                 result = await connection.request(method, path, body, headers)
@@ -250,14 +253,15 @@ async def load(port: int, method: str, path: str, body: bytes, headers: Sequence
 
 
 async def wait_until_up(port: int, path: str, headers: Sequence[tuple[str, str]] = (), timeout: float = 60,
-                        process: subprocess.Popen[bytes] | None = None, interval: float = 0.005) -> float:
+                        process: subprocess.Popen[bytes] | None = None, interval: float = 0.005,
+                        tls: ssl.SSLContext | None = None) -> float:
     """Seconds until ``GET path`` answers 200 (polled every ``interval``), or raise."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode} before answering")
         try:
-            connection = await Connection.open(port)
+            connection = await Connection.open(port, tls)
         except OSError:
             await asyncio.sleep(interval)
             continue
@@ -388,12 +392,37 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def start_upstream(port: int, *, cpus: set[int] | None = None, events: int = 22, ttft_ms: float = 0,
-                   gap_ms: float = 0, burst: bool = False) -> subprocess.Popen[bytes]:
+                   gap_ms: float = 0, burst: bool = False, tls: TestCA | None = None) -> subprocess.Popen[bytes]:
     args = [sys.executable, str(Path(__file__).resolve()), "upstream", "--port", str(port), "--events", str(events),
-            "--ttft-ms", str(ttft_ms), "--gap-ms", str(gap_ms), *(["--burst"] if burst else [])]
+            "--ttft-ms", str(ttft_ms), "--gap-ms", str(gap_ms), *(["--burst"] if burst else []),
+            *(["--tls", str(tls.server_pem)] if tls else [])]
     process = start(args, cpus=cpus)
-    asyncio.run(wait_until_up(port, "/v1/models", process=process, timeout=20))
+    asyncio.run(wait_until_up(port, "/v1/models", process=process, timeout=20, tls=tls.client() if tls else None))
     return process
+
+
+@dataclass(frozen=True)
+class TestCA:
+    """A throwaway certificate authority (trustme, a development dependency) and a certificate it
+    issued for 127.0.0.1: ``ca_pem`` is what a client trusts (``SSL_CERT_FILE``), ``server_pem`` the
+    upstream's certificate and key."""
+
+    ca_pem: Path
+    server_pem: Path
+
+    @classmethod
+    def create(cls, directory: Path) -> TestCA:
+        import trustme
+
+        ca = trustme.CA()
+        directory.mkdir(parents=True, exist_ok=True)
+        ca_pem, server_pem = directory / "ca.pem", directory / "server.pem"
+        ca.cert_pem.write_to_path(str(ca_pem))
+        ca.issue_cert(HOST).private_key_and_cert_chain_pem.write_to_path(str(server_pem))
+        return cls(ca_pem, server_pem)
+
+    def client(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_pem))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -405,14 +434,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     upstream.add_argument("--ttft-ms", type=float, default=0)
     upstream.add_argument("--gap-ms", type=float, default=0)
     upstream.add_argument("--burst", action="store_true")
+    upstream.add_argument("--tls", type=Path, help="PEM file with the certificate and key: serve HTTPS")
     args = parser.parse_args(argv)
     fake = FakeUpstream(args.events, args.ttft_ms, args.gap_ms, args.burst)
+    tls = None
+    if args.tls:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(str(args.tls))
     try:
         import uvloop  # the upstream's own speed is not measured; cheaper is better when present
 
-        uvloop.run(fake.serve(args.port))
+        uvloop.run(fake.serve(args.port, tls))
     except ImportError:
-        asyncio.run(fake.serve(args.port))
+        asyncio.run(fake.serve(args.port, tls))
 
 
 if __name__ == "__main__":

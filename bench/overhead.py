@@ -26,6 +26,10 @@ installed (skipped with a message when not):
 (``--litellm CMD`` and ``--portkey DIR`` name other installs). Each peer gets the same upstream on
 loopback and nothing else.
 
+``--tls``: the upstream speaks HTTPS (a throwaway CA, trusted by every gateway and the direct client
+through ``SSL_CERT_FILE`` and ``NODE_EXTRA_CA_CERTS``), as every real provider does: what a gateway
+does with its upstream connections (a TLS handshake each, or a pool) shows in the figures then.
+
 ``serve``: ``lambdagate serve`` from launch to its first 200 on a chat completion (median of
 ``--launches``), then its peak resident memory after ``--soak`` requests.
 """
@@ -38,6 +42,7 @@ import hashlib
 import json
 import os
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
@@ -60,6 +65,8 @@ PEERS = Path(os.environ.get("LAMBDAGATE_BENCH_PEERS", Path.home() / ".cache" / "
 GATEWAY_CPUS, LOAD_CPUS = {1}, {0}
 TEMPLATE_ENV = {"POWERTOOLS_SERVICE_NAME": "lambdagate", "POWERTOOLS_METRICS_NAMESPACE": "lambdagate",
                 "POWERTOOLS_LOG_LEVEL": "INFO", "LAMBDAGATE_CORS": "platform", "PYDANTIC_DISABLE_PLUGINS": "__all__"}
+UPSTREAM_SCHEME = {"scheme": "http"}
+"""``https`` with ``--tls``: how every gateway and the direct call reach the upstream."""
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
 
 
@@ -74,7 +81,7 @@ def write_config(upstream_port: int, directory: Path) -> Path:
     path = directory / "gateway.json"
     path.write_text(json.dumps({
         "settings": {"num_retries": 0},
-        "providers": {"up": {"type": "openai", "api_base": f"http://127.0.0.1:{upstream_port}/v1",
+        "providers": {"up": {"type": "openai", "api_base": f"{UPSTREAM_SCHEME['scheme']}://127.0.0.1:{upstream_port}/v1",
                              "api_key": UPSTREAM_KEY}},
         "models": {"gpt": {"provider": "up", "model": "gpt-4o-mini"}},
         "keys": [{"name": "bench", "sha256": hashlib.sha256(KEY.encode()).hexdigest()}],
@@ -114,7 +121,7 @@ def lambda_child(upstream_port: int, requests: int, rounds: int, out: Path, code
 
     handler, context = app.handler, LambdaContext()
     event = _api_event(body("gpt"))
-    url = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
+    url = f"{UPSTREAM_SCHEME['scheme']}://127.0.0.1:{upstream_port}/v1/chat/completions"
     payload = body("gpt-4o-mini")
     headers = {"authorization": f"Bearer {UPSTREAM_KEY}", "content-type": "application/json"}
     loop = asyncio.get_event_loop()  # Mangum's: the handler runs each invocation on it
@@ -171,7 +178,8 @@ def lambda_path(upstream_port: int, config: Path, requests: int, rounds: int, wo
         if cpus:
             os.sched_setaffinity(0, cpus)
 
-    subprocess.run([sys.executable, __file__, "lambda-child", "--upstream-port", str(upstream_port),
+    subprocess.run([sys.executable, __file__, "lambda-child", "--scheme", UPSTREAM_SCHEME["scheme"],
+                    "--upstream-port", str(upstream_port),
                     "--requests", str(requests), "--rounds", str(rounds), "--out", str(out), "--code", str(code)],
                    env=env, check=True, stdout=subprocess.DEVNULL, preexec_fn=pin_child)
     result: dict[str, float] = json.loads(out.read_text())
@@ -192,6 +200,8 @@ class Target:
     figures: dict[str, float] = field(default_factory=dict)
     requests: int = 0
     failed: str = ""
+    tls: ssl.SSLContext | None = None
+    """How the load client reaches this target over TLS (the direct call to an HTTPS upstream)."""
 
 
 def lambdagate_target(port: int, config: Path, log: Path, code: Path = ROOT, name: str = "lambdagate",
@@ -214,7 +224,7 @@ def litellm_target(port: int, upstream_port: int, workdir: Path, command: str | 
     config = workdir / "litellm.yaml"
     config.write_text(json.dumps({
         "model_list": [{"model_name": "gpt", "litellm_params": {
-            "model": "openai/gpt-4o-mini", "api_base": f"http://127.0.0.1:{upstream_port}/v1",
+            "model": "openai/gpt-4o-mini", "api_base": f"{UPSTREAM_SCHEME['scheme']}://127.0.0.1:{upstream_port}/v1",
             "api_key": UPSTREAM_KEY}}],
         "general_settings": {"master_key": KEY},
         "litellm_settings": {"telemetry": False},
@@ -235,7 +245,7 @@ def portkey_target(port: int, upstream_port: int, workdir: Path, directory: str 
         return ("Portkey skipped: not installed (npm install --prefix ~/.cache/lambdagate-bench/peers/portkey "
                 "@portkey-ai/gateway)")
     headers = [("authorization", f"Bearer {UPSTREAM_KEY}"), ("x-portkey-provider", "openai"),
-               ("x-portkey-custom-host", f"http://127.0.0.1:{upstream_port}/v1")]
+               ("x-portkey-custom-host", f"{UPSTREAM_SCHEME['scheme']}://127.0.0.1:{upstream_port}/v1")]
     return Target("Portkey", port, "gpt-4o-mini", headers,
                   lambda: loopback.start([node, str(script), f"--port={port}"], cpus=GATEWAY_CPUS,
                                          log=workdir / "portkey.log"))
@@ -252,10 +262,11 @@ def cell(target: Target, name: str, total: int, concurrency: int, stream: bool, 
     path = "/v1/chat/completions"
     warm = max(concurrency * 4, 40)
     check = b"[DONE]" if stream else b"chat.completion"
-    _run(loopback.load(target.port, "POST", path, payload, target.headers, warm, concurrency, check))
+    _run(loopback.load(target.port, "POST", path, payload, target.headers, warm, concurrency, check, target.tls))
     pid = target.process.pid if target.process is not None else None
     before = loopback.cpu_seconds(pid) if pid else 0.0
-    results = _run(loopback.load(target.port, "POST", path, payload, target.headers, total, concurrency, check))
+    results = _run(loopback.load(target.port, "POST", path, payload, target.headers, total, concurrency, check,
+                                 target.tls))
     cpu = (loopback.cpu_seconds(pid) - before) * 1000 / len(results) if pid else None
     target.requests += warm + len(results)
     latency = statistics.median(r.latency for r in results) * 1000
@@ -316,7 +327,7 @@ async def wait_for_chat(target: Target, timeout: float = 60, interval: float = 0
         if target.process is not None and target.process.poll() is not None:
             raise RuntimeError(f"{target.name} exited with {target.process.returncode} before answering")
         try:
-            connection = await loopback.Connection.open(target.port)
+            connection = await loopback.Connection.open(target.port, target.tls)
         except OSError:
             await asyncio.sleep(interval)
             continue
@@ -414,6 +425,7 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=10000, help="requests before peak RSS is read")
     parser.add_argument("--baseline", type=Path, help="another checkout, its streaming function loaded in turn")
     parser.add_argument("--baseline-h11", action="store_true", help="run the baseline on asyncio + h11")
+    parser.add_argument("--tls", action="store_true", help="the upstream speaks HTTPS, as real providers do")
     if sys.argv[1:2] == ["lambda-child"]:
         child = argparse.ArgumentParser()
         child.add_argument("--upstream-port", type=int)
@@ -421,7 +433,9 @@ def main() -> None:
         child.add_argument("--rounds", type=int)
         child.add_argument("--out", type=Path)
         child.add_argument("--code", type=Path, default=ROOT)
+        child.add_argument("--scheme", default="http")
         c = child.parse_args(sys.argv[2:])
+        UPSTREAM_SCHEME["scheme"] = c.scheme
         lambda_child(c.upstream_port, c.requests, c.rounds, c.out, c.code)
         return
     args = parser.parse_args()
@@ -429,10 +443,15 @@ def main() -> None:
     loopback.pin(LOAD_CPUS)
     workdir = Path(tempfile.mkdtemp(prefix="lambdagate-bench-"))
     upstream_port = loopback.free_port()
-    upstream = loopback.start_upstream(upstream_port, cpus=LOAD_CPUS)
+    ca = loopback.TestCA.create(workdir / "tls") if args.tls else None
+    if ca is not None:  # every process started from here on trusts the throwaway CA
+        os.environ.update(SSL_CERT_FILE=str(ca.ca_pem), NODE_EXTRA_CA_CERTS=str(ca.ca_pem))
+    upstream = loopback.start_upstream(upstream_port, cpus=LOAD_CPUS, tls=ca)
+    UPSTREAM_SCHEME["scheme"] = "https" if ca else "http"
     config = write_config(upstream_port, workdir)
     print(f"python {sys.version.split()[0]}; gateway pinned to cpu {sorted(GATEWAY_CPUS)}, load and upstream to "
-          f"{sorted(LOAD_CPUS)}; {args.requests} requests per non-streamed cell; medians", flush=True)
+          f"{sorted(LOAD_CPUS)}; {args.requests} requests per non-streamed cell; medians"
+          + ("; upstream over TLS" if ca else ""), flush=True)
     try:
         if "lambda" in only:
             codes = [("now", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
@@ -451,7 +470,7 @@ def main() -> None:
                 print(f"  [{name}] peak RSS of that process                   {figures['rss']:7.1f} MB", flush=True)
         if "server" in only:
             direct = Target("direct", upstream_port, "gpt-4o-mini", [("authorization", f"Bearer {UPSTREAM_KEY}")],
-                            None)
+                            None, tls=ca.client() if ca else None)
             targets = [direct, lambdagate_target(loopback.free_port(), config, workdir / "lambdagate.log")]
             if args.baseline:
                 # A checkout from before uvloop/httptools were dependencies ran uvicorn on asyncio and h11.

@@ -199,6 +199,8 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     query: str = ""
+    peer: int | None = None
+    """The gateway's port on the request's connection: one value per upstream connection."""
 
     def json(self) -> Any:
         import json
@@ -232,7 +234,7 @@ class FakeUpstream:
     async def _dispatch(self, request: Request) -> Response:
         body = await request.body()
         self.requests.append(Recorded(request.method, request.url.path, dict(request.headers), body,
-                                      request.url.query))
+                                      request.url.query, request.client.port if request.client else None))
         handler = self.routes.get(request.url.path)
         if handler is None:
             return Response('{"error": {"message": "no such route in fake"}}', status_code=404)

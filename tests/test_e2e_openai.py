@@ -16,6 +16,7 @@ from starlette.responses import Response, StreamingResponse
 
 from conftest import DEV_KEY, FakeUpstream, make_config
 from fake_openai import Gate, Pacer, chat, completions, error
+from lambdagate import upstream_http
 from openai_schema import assert_valid
 
 UPSTREAM_KEY = "sk-upstream-secret-123456"
@@ -470,6 +471,68 @@ def test_keepalive_while_first_token_is_slow(gateway: Callable[..., openai.OpenA
                 first_token.open()
     assert lines[:3] == [": keep-alive"] * 3  # all before the upstream's first byte
     assert any(line.startswith("data: {") for line in lines) and lines[-1] == "data: [DONE]"
+
+
+def ending_late(wait: Callable[[], Any]) -> Callable[[Request, bytes], Response]:
+    """``chat``, with a stream's body ended only once ``wait()`` returns: after ``[DONE]``, the
+    chunked body's last chunk often comes in a later packet."""
+
+    def handler(request: Request, raw: bytes) -> Response:
+        response = chat(request, raw)
+        if isinstance(response, StreamingResponse):
+            events = response.body_iterator
+
+            async def then_end() -> AsyncIterator[Any]:
+                async for event in events:
+                    yield event
+                await wait()
+
+            response.body_iterator = then_end()
+        return response
+
+    return handler
+
+
+def test_streams_give_their_upstream_connection_back(gateway: Callable[..., openai.OpenAI],
+                                                    fake_upstream: FakeUpstream,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader stops at ``[DONE]``, before the body ends; the gateway still reads the end, so the
+    connection goes back to the pool and the next request does not open another (on a real
+    provider: a TLS handshake). The wait is made long here, so the test does not race the fake."""
+    monkeypatch.setattr(upstream_http, "DRAIN_LIMITS", (30.0, 64 * 1024))
+    fake_upstream.on("/v1/chat/completions", ending_late(lambda: asyncio.sleep(0.02)))
+    client = gateway()
+    for _ in range(4):
+        stream = client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "Hi there"}],
+                                                stream=True)
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "Hi there"}])
+    assert len(fake_upstream.requests) == 5
+    assert len({request.peer for request in fake_upstream.requests}) == 1
+
+
+def test_a_body_left_open_after_done_ends_the_stream_anyway(gateway: Callable[..., openai.OpenAI],
+                                                            fake_upstream: FakeUpstream) -> None:
+    """An upstream that sends ``[DONE]`` and never ends its body: the client's stream still ends
+    (after the short wait for the body's end) and that connection is closed, not pooled."""
+    closed = threading.Event()
+    never = Gate()
+
+    async def hold_open() -> None:
+        try:
+            await never.wait()
+        except (asyncio.CancelledError, GeneratorExit):
+            closed.set()
+            raise
+
+    fake_upstream.on("/v1/chat/completions", ending_late(hold_open))
+    client = gateway()
+    for _ in range(2):
+        stream = client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "Hi there"}],
+                                                stream=True)
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "echo: Hi there"
+    assert closed.wait(30), "the connection of a body left open was not closed"
+    assert len({request.peer for request in fake_upstream.requests}) == 2
 
 
 def test_client_disconnect_cancels_upstream(gateway: Callable[..., openai.OpenAI],

@@ -7,6 +7,7 @@ result, validated against the official OpenAI schemas.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +17,10 @@ import httpx
 import openai
 import pytest
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from conftest import DEV_KEY, FakeUpstream, Recorded, make_config
+from lambdagate import upstream_http
 from lambdagate.config.schema import ProviderConfig
 from lambdagate.errors import InvalidRequest, UnsupportedParameter, UpstreamError
 from lambdagate.providers import http
@@ -54,6 +56,18 @@ def reply_json(name: str, status: int = 200, headers: dict[str, str] | None = No
 
 def reply_sse(name: str) -> Reply:
     return lambda: Response(fixture_text(name), media_type="text/event-stream")
+
+
+def reply_sse_events(name: str) -> Reply:
+    """The fixture as a chunked stream, one write per event, its end a little later in a write of its own."""
+
+    async def events() -> Any:
+        for block in fixture_text(name).split("\n\n"):
+            if block.strip():
+                yield (block + "\n\n").encode()
+        await asyncio.sleep(0.02)
+
+    return lambda: StreamingResponse(events(), media_type="text/event-stream")
 
 
 class Upstream:
@@ -423,6 +437,21 @@ def test_streamed_thinking_is_reasoning_content(gateway: Callable[..., Gateway],
 
 
 # --- streaming ----------------------------------------------------------------------------------
+
+
+def test_a_stream_gives_its_upstream_connection_back(gateway: Callable[..., Gateway], upstream: Upstream,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader stops at ``message_stop``, before the chunked body's last chunk; the connection
+    still goes back to the pool, so each stream does not open another (a TLS handshake on the API)."""
+    monkeypatch.setattr(upstream_http, "DRAIN_LIMITS", (30.0, 64 * 1024))  # no race with the fake's pause
+    upstream.answer(reply_sse_events("stream_text.sse"))
+    gw = gateway()
+    for _ in range(4):
+        stream = gw.client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "hi"}],
+                                                   stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello, world"
+    assert len(upstream.requests) == 4
+    assert len({request.peer for request in upstream.requests}) == 1
 
 
 def test_stream_text_with_usage(gateway: Callable[..., Gateway], upstream: Upstream) -> None:

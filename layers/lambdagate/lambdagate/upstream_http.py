@@ -57,6 +57,10 @@ _fetch_headers: dict[str, str] = {}
 POOL_LIMITS = (200, 60.0)
 """Connections at most, and seconds an idle one is kept, in each event loop's pool."""
 
+DRAIN_LIMITS = (0.1, 64 * 1024)
+"""Seconds and bytes that closing a stream waits for and reads of the rest of its body, so that
+its connection goes back to the pool (see :meth:`_AiohttpStream.aclose`); past either it is closed."""
+
 TRANSPORT_ENV = "LAMBDAGATE_HTTP_TRANSPORT"
 """``aiohttp`` (default) or ``httpx``: which transport carries upstream requests."""
 
@@ -380,10 +384,30 @@ class _AiohttpStream:
             yield tail
 
     async def aclose(self) -> None:
-        """Give the connection back to the pool when the body was read whole, else close it."""
+        """Give the connection back to the pool when the rest of the body comes at once, else close it.
+
+        A stream's reader stops at its last event (``[DONE]``, ``message_stop``), a few bytes before
+        the body ends: the chunked encoding's last chunk often comes in a later packet. aiohttp
+        closes a connection whose answer was not read to its end, so without this wait many
+        streams opened a new connection to the upstream (on a real provider, a TLS handshake
+        before the next first chunk). Not when the task is being cancelled (the client left, or
+        time ran out): then the upstream must stop generating now.
+        """
+        response = self._response
+        task = asyncio.current_task()
+        if not response.content.at_eof() and task is not None and not task.cancelling():
+            with contextlib.suppress(Exception):  # the rest is nobody's: failing to read it just closes
+                await self._read_rest()
         with _aiohttp_failures():
-            self._response.release()
-            await self._response.wait_for_close()
+            response.release()
+            await response.wait_for_close()
+
+    async def _read_rest(self) -> None:
+        wait, limit = DRAIN_LIMITS
+        content, read = self._response.content, 0
+        async with asyncio.timeout(wait):
+            while not content.at_eof() and read <= limit:
+                read += len(await content.readany())
 
 
 async def open_stream(method: str, url: str, content: bytes | None, headers: Mapping[str, str],
