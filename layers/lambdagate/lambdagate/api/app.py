@@ -25,13 +25,14 @@ from lambdagate.api.routes import add_request_route
 from lambdagate.config import load_store
 from lambdagate.config.store import ConfigStore
 from lambdagate.errors import GatewayError, describe_failure
+from lambdagate.types import BaseRequest, ChatCompletionRequest, CompletionRequest
 
 logger = logging.getLogger("lambdagate.api")
 
 ENDPOINTS = ("chat", "completions", "models", "embeddings", "responses", "messages", "count_tokens")
-_ROUTES = {
-    "chat": ("/chat/completions", "POST", "ChatCompletionRequest", "Create a chat completion"),
-    "completions": ("/completions", "POST", "CompletionRequest", "Create a text completion"),
+_ROUTES: dict[str, tuple[str, str, type[BaseRequest], str]] = {
+    "chat": ("/chat/completions", "POST", ChatCompletionRequest, "Create a chat completion"),
+    "completions": ("/completions", "POST", CompletionRequest, "Create a text completion"),
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A completion object, or with `stream: true` an SSE stream of chunks ending "
@@ -88,14 +89,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _add_completion_route(app: FastAPI, gateway: Gateway, endpoint: str) -> None:
-    path, method, schema, summary = _ROUTES[endpoint]
+    path, method, model, summary = _ROUTES[endpoint]
     kind: Literal["chat", "completions"] = "chat" if endpoint == "chat" else "completions"
+    model.model_rebuild()  # a schema built lazily is built now, at init, not by the first request
 
     async def create(request: Request) -> Response:
         return await gateway.complete(request, kind)
 
     extra = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"$ref": f"#/components/schemas/{schema}"}}}}}
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
     for prefix, documented in (("/v1", True), ("", False)):
         add_request_route(app, prefix + path, create, [method], summary=summary, name=f"{endpoint}{prefix}",
                           include_in_schema=documented, openapi_extra=extra, responses=_RESPONSES)
@@ -133,8 +135,6 @@ def _document_request_bodies(app: FastAPI) -> None:
             return app.openapi_schema
         document = original()
         from pydantic.json_schema import models_json_schema
-
-        from lambdagate.types import ChatCompletionRequest, CompletionRequest
 
         _, schemas = models_json_schema(
             [(ChatCompletionRequest, "validation"), (CompletionRequest, "validation")],
