@@ -26,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from conftest import make_config
+import fake_openai
+from conftest import FakeUpstream, ServerThread, make_config
 from lambdagate import lambda_runtime, upstream_http
 from lambdagate.auth import generate_key
 from lambdagate.observability import RequestRecord, powertools
@@ -418,6 +419,35 @@ def test_snapstart_hook_registration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", fake)
     assert lambda_runtime.register_snapstart_hooks() is True
     assert registered == [lambda_runtime.after_restore]
+
+
+def test_a_connection_the_upstream_closed_between_invocations_is_not_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_upstream: FakeUpstream,
+    _upstream_server: tuple[FakeUpstream, ServerThread],
+) -> None:
+    """Between invocations nothing reads the sockets (Mangum's event loop runs only inside one), so
+    an upstream's close of an idle keep-alive connection is still unread when the next invocation
+    starts; that connection must not carry its request. With no retries configured, reusing it
+    was a 502; with retries, a second attempt after a backoff."""
+    fake_upstream.on("/v1/chat/completions", fake_openai.chat)
+    data = gateway_config()
+    data["settings"]["num_retries"] = 0
+    data["providers"] = {"up": {"type": "openai", "api_base": fake_upstream.url + "/v1", "api_key": "sk-up"}}
+    data["models"] = {"mock-gpt": [{"provider": "up", "model": "upstream-model"}]}
+    path = tmp_path / "gateway.json"
+    path.write_text(json.dumps(data))
+    monkeypatch.setenv("LAMBDAGATE_CONFIG", str(path))
+    monkeypatch.setattr(lambda_runtime.ReadPendingEvents, "IDLE_GAP", 0.0)  # the pause below is short
+    module = load_function("chat")
+    first = invoke(module, event("chat", "http"), "req-keepalive-1")
+    assert first["statusCode"] == 200, first["body"]
+    _, server = _upstream_server
+    server.run(server.quiesce())  # the upstream ends its idle connections, as servers do after a while
+    second = invoke(module, event("chat", "http"), "req-keepalive-2")
+    assert second["statusCode"] == 200, second["body"]
+    assert headers_of(second)["x-lambdagate-attempts"] == "1"
+    assert len(fake_upstream.requests) == 2
+    assert len({request.peer for request in fake_upstream.requests}) == 2  # a new connection for the second
 
 
 def test_after_restore_drops_pool_and_store_state(file_config: Path) -> None:
