@@ -65,9 +65,14 @@ PEERS = Path(os.environ.get("LAMBDAGATE_BENCH_PEERS", Path.home() / ".cache" / "
 GATEWAY_CPUS, LOAD_CPUS = {1}, {0}
 TEMPLATE_ENV = {"POWERTOOLS_SERVICE_NAME": "lambdagate", "POWERTOOLS_METRICS_NAMESPACE": "lambdagate",
                 "POWERTOOLS_LOG_LEVEL": "INFO", "LAMBDAGATE_CORS": "platform", "PYDANTIC_DISABLE_PLUGINS": "__all__"}
-UPSTREAM_SCHEME = {"scheme": "http"}
+UPSTREAM_SCHEME = "http"
 """``https`` with ``--tls``: how every gateway and the direct call reach the upstream."""
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hello in five words."}]
+
+
+def upstream_api(port: int) -> str:
+    """The fake upstream's OpenAI base URL, as every gateway and the direct call are given it."""
+    return f"{UPSTREAM_SCHEME}://127.0.0.1:{port}/v1"
 
 
 def body(model: str, stream: bool = False, events: int = 22) -> bytes:
@@ -81,7 +86,7 @@ def write_config(upstream_port: int, directory: Path) -> Path:
     path = directory / "gateway.json"
     path.write_text(json.dumps({
         "settings": {"num_retries": 0},
-        "providers": {"up": {"type": "openai", "api_base": f"{UPSTREAM_SCHEME['scheme']}://127.0.0.1:{upstream_port}/v1",
+        "providers": {"up": {"type": "openai", "api_base": upstream_api(upstream_port),
                              "api_key": UPSTREAM_KEY}},
         "models": {"gpt": {"provider": "up", "model": "gpt-4o-mini"}},
         "keys": [{"name": "bench", "sha256": hashlib.sha256(KEY.encode()).hexdigest()}],
@@ -121,7 +126,7 @@ def lambda_child(upstream_port: int, requests: int, rounds: int, out: Path, code
 
     handler, context = app.handler, LambdaContext()
     event = _api_event(body("gpt"))
-    url = f"{UPSTREAM_SCHEME['scheme']}://127.0.0.1:{upstream_port}/v1/chat/completions"
+    url = upstream_api(upstream_port) + "/chat/completions"
     payload = body("gpt-4o-mini")
     headers = {"authorization": f"Bearer {UPSTREAM_KEY}", "content-type": "application/json"}
     loop = asyncio.get_event_loop()  # Mangum's: the handler runs each invocation on it
@@ -178,7 +183,7 @@ def lambda_path(upstream_port: int, config: Path, requests: int, rounds: int, wo
         if cpus:
             os.sched_setaffinity(0, cpus)
 
-    subprocess.run([sys.executable, __file__, "lambda-child", "--scheme", UPSTREAM_SCHEME["scheme"],
+    subprocess.run([sys.executable, __file__, "lambda-child", "--scheme", UPSTREAM_SCHEME,
                     "--upstream-port", str(upstream_port),
                     "--requests", str(requests), "--rounds", str(rounds), "--out", str(out), "--code", str(code)],
                    env=env, check=True, stdout=subprocess.DEVNULL, preexec_fn=pin_child)
@@ -224,7 +229,7 @@ def litellm_target(port: int, upstream_port: int, workdir: Path, command: str | 
     config = workdir / "litellm.yaml"
     config.write_text(json.dumps({
         "model_list": [{"model_name": "gpt", "litellm_params": {
-            "model": "openai/gpt-4o-mini", "api_base": f"{UPSTREAM_SCHEME['scheme']}://127.0.0.1:{upstream_port}/v1",
+            "model": "openai/gpt-4o-mini", "api_base": upstream_api(upstream_port),
             "api_key": UPSTREAM_KEY}}],
         "general_settings": {"master_key": KEY},
         "litellm_settings": {"telemetry": False},
@@ -245,7 +250,7 @@ def portkey_target(port: int, upstream_port: int, workdir: Path, directory: str 
         return ("Portkey skipped: not installed (npm install --prefix ~/.cache/lambdagate-bench/peers/portkey "
                 "@portkey-ai/gateway)")
     headers = [("authorization", f"Bearer {UPSTREAM_KEY}"), ("x-portkey-provider", "openai"),
-               ("x-portkey-custom-host", f"{UPSTREAM_SCHEME['scheme']}://127.0.0.1:{upstream_port}/v1")]
+               ("x-portkey-custom-host", upstream_api(upstream_port))]
     return Target("Portkey", port, "gpt-4o-mini", headers,
                   lambda: loopback.start([node, str(script), f"--port={port}"], cpus=GATEWAY_CPUS,
                                          log=workdir / "portkey.log"))
@@ -414,6 +419,7 @@ def report(targets: list[Target], direct: Target) -> None:
 
 
 def main() -> None:
+    global UPSTREAM_SCHEME  # set once, from --tls (or the child's --scheme), before anything reads it
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000, help="requests per non-streamed cell")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the Lambda path")
@@ -435,7 +441,7 @@ def main() -> None:
         child.add_argument("--code", type=Path, default=ROOT)
         child.add_argument("--scheme", default="http")
         c = child.parse_args(sys.argv[2:])
-        UPSTREAM_SCHEME["scheme"] = c.scheme
+        UPSTREAM_SCHEME = c.scheme
         lambda_child(c.upstream_port, c.requests, c.rounds, c.out, c.code)
         return
     args = parser.parse_args()
@@ -447,7 +453,7 @@ def main() -> None:
     if ca is not None:  # every process started from here on trusts the throwaway CA
         os.environ.update(SSL_CERT_FILE=str(ca.ca_pem), NODE_EXTRA_CA_CERTS=str(ca.ca_pem))
     upstream = loopback.start_upstream(upstream_port, cpus=LOAD_CPUS, tls=ca)
-    UPSTREAM_SCHEME["scheme"] = "https" if ca else "http"
+    UPSTREAM_SCHEME = "https" if ca else "http"
     config = write_config(upstream_port, workdir)
     print(f"python {sys.version.split()[0]}; gateway pinned to cpu {sorted(GATEWAY_CPUS)}, load and upstream to "
           f"{sorted(LOAD_CPUS)}; {args.requests} requests per non-streamed cell; medians"
