@@ -535,6 +535,49 @@ def test_a_body_left_open_after_done_ends_the_stream_anyway(gateway: Callable[..
     assert len({request.peer for request in fake_upstream.requests}) == 2
 
 
+def test_a_body_that_goes_on_after_done_is_read_only_up_to_the_bound(gateway: Callable[..., openai.OpenAI],
+                                                                   fake_upstream: FakeUpstream,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upstream that keeps writing after ``[DONE]``: the wait for the body's end reads at most
+    ``DRAIN_LIMITS``' bytes (the time bound made long here, so only the byte bound can end it),
+    then the connection is closed, and the client's stream has ended with nothing of the rest."""
+    monkeypatch.setattr(upstream_http, "DRAIN_LIMITS", (30.0, 64 * 1024))
+    closed = threading.Event()
+    written = [0]
+
+    def flooding(request: Request, raw: bytes) -> Response:
+        response = chat(request, raw)
+        assert isinstance(response, StreamingResponse)
+        events = response.body_iterator
+
+        async def then_more() -> AsyncIterator[Any]:
+            async for event in events:
+                yield event
+            try:
+                while True:
+                    written[0] += 4096
+                    yield b": " + b"x" * 4093 + b"\n"  # SSE comments, never ending
+                    await asyncio.sleep(0)
+            except (asyncio.CancelledError, GeneratorExit):
+                closed.set()
+                raise
+
+        response.body_iterator = then_more()
+        return response
+
+    fake_upstream.on("/v1/chat/completions", flooding)
+    client = gateway()
+    with client.chat.completions.with_streaming_response.create(
+        model="gpt", messages=[{"role": "user", "content": "Hi there"}], stream=True
+    ) as response:
+        lines = [line for line in response.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]" and not any(line.startswith(": x") for line in lines)
+    assert closed.wait(30), "the connection of an endless body was not closed"
+    # Past the bound the gateway stops reading: what the upstream wrote then is what the sockets'
+    # buffers hold (a few MB on loopback); a wait without the byte bound reads for the whole 30 s (GBs).
+    assert 64 * 1024 < written[0] < 64 * 1024 * 1024
+
+
 def test_client_disconnect_cancels_upstream(gateway: Callable[..., openai.OpenAI],
                                             fake_upstream: FakeUpstream) -> None:
     finished = threading.Event()
