@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import openai
 import pytest
+from opentelemetry import _logs, metrics, trace
 
 from conftest import DEV_KEY, make_config
 from lambdagate.api import gateway as gateway_module
@@ -53,6 +55,57 @@ def test_unexpected_error_is_answered_recorded_and_keeps_the_connection(
     assert lines[0]["request_id"] == failed.headers["x-request-id"]
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("lambdagate"))
     assert "internal.example" not in logged and "sk-secret-value" not in logged
+
+
+class _RecordingProviders:
+    """OpenTelemetry's global tracer, meter and logger providers as an OTel Lambda layer sets them,
+    keeping the name of every tracer, meter and logger asked of them."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        recorder = self
+
+        # Not the API's no-op providers themselves: FastAPI skips those as unconfigured.
+        class Tracers(trace.TracerProvider):
+            def get_tracer(self, name: str, *args: Any, **kwargs: Any) -> trace.Tracer:
+                recorder.asked.append(f"tracer {name}")
+                return trace.NoOpTracer()
+
+        class Meters(metrics.MeterProvider):
+            def get_meter(self, name: str, *args: Any, **kwargs: Any) -> metrics.Meter:
+                recorder.asked.append(f"meter {name}")
+                return metrics.NoOpMeter(name)
+
+        class Loggers(_logs.LoggerProvider):
+            def get_logger(self, name: str, *args: Any, **kwargs: Any) -> _logs.Logger:
+                recorder.asked.append(f"logger {name}")
+                return _logs.NoOpLogger(name)
+
+        self.tracers, self.meters, self.loggers = Tracers(), Meters(), Loggers()
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(trace, "get_tracer_provider", lambda: self.tracers)
+        monkeypatch.setattr(metrics, "get_meter_provider", lambda: self.meters)
+        monkeypatch.setattr(_logs, "get_logger_provider", lambda: self.loggers)
+
+
+def test_the_frameworks_own_telemetry_is_off_when_opentelemetry_is_configured(
+    serve_gateway: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI instruments every app for OpenTelemetry unless told not to: with an OTel layer on the
+    function it would export a span and HTTP metrics of its own for every request, beside the
+    gateway's record and EMF metrics, and it checks the global providers on every request even
+    when none is configured. The gateway's telemetry is its request record; FastAPI's is off."""
+    providers = _RecordingProviders()
+    providers.install(monkeypatch)
+    base_url = serve_gateway(_config())
+    client = openai.OpenAI(base_url=base_url, api_key=DEV_KEY, max_retries=0)
+    assert client.chat.completions.create(**CHAT).choices[0].message.content  # type: ignore[call-overload]
+    with pytest.raises(openai.AuthenticationError):
+        client.with_options(api_key="sk-not-a-key").chat.completions.create(**CHAT)  # type: ignore[call-overload]
+    with pytest.raises(openai.NotFoundError):
+        client.get("/no-such-route", cast_to=object)
+    assert providers.asked == []
 
 
 def test_models_and_unknown_routes_are_recorded_with_a_request_id(
