@@ -1,6 +1,7 @@
 """What the gateway adds to a request: CPU, latency, time to first chunk and memory, side by side.
 
     .venv/bin/python bench/overhead.py [--requests 2000] [--rounds 5] [--peers] [--only lambda,server,serve]
+    .venv/bin/python bench/overhead.py --only lambda --pairs 8 --baseline DIR    # A/B of a small change
 
 A fake OpenAI upstream (``bench/loopback.py``) and the load generator run on one core, the gateway
 under test on the other (both pinned when the machine has two). Every figure is a median from this
@@ -10,7 +11,9 @@ generator's and the upstream's own work are not in it.
 ``lambda``: the buffered path, in a child process with the template's environment (Powertools logs
 and metrics on): the real handler of ``functions/chat`` invoked with an API Gateway event against
 the application calling the upstream itself with the shared client, CPU per request by
-``time.process_time`` over ``--rounds`` rounds.
+``time.process_time`` over ``--rounds`` rounds. With ``--baseline`` the two checkouts' children
+alternate ``--pairs`` times, and the median of the pairs' ratios is printed: a change of a few
+percent is below what this machine's speed drifts by between two runs, not within one pair.
 
 ``server``: the streaming function's shape (``functions/stream/run.sh``: uvicorn, template
 environment) loaded over keep-alive connections: non-streamed requests at concurrency 1 and 32,
@@ -423,6 +426,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000, help="requests per non-streamed cell")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the Lambda path")
+    parser.add_argument("--pairs", type=int, default=2,
+                        help="children of the Lambda path per checkout, interleaved with the baseline's")
     parser.add_argument("--only", default="lambda,server,serve", help="comma-separated: lambda, server, serve")
     parser.add_argument("--peers", action="store_true", help="also LiteLLM and Portkey, when installed")
     parser.add_argument("--litellm", help="the litellm command (default: on PATH, or the peers folder)")
@@ -462,7 +467,7 @@ def main() -> None:
         if "lambda" in only:
             codes = [("now", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
             runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in codes}
-            for _ in range(2):  # A B A B: drift moves both alike
+            for _ in range(args.pairs):  # A B A B ...: drift moves both alike
                 for name, code in codes:
                     runs[name].append(lambda_path(upstream_port, config, args.requests, args.rounds, workdir, code))
             print("\nLambda path (functions/chat handler, template environment), CPU ms per request:")
@@ -474,6 +479,12 @@ def main() -> None:
                       f"{figures['lambda'] - figures['direct']:7.3f}  ({figures['lambda'] / figures['direct']:.2f}x "
                       "the direct call)")
                 print(f"  [{name}] peak RSS of that process                   {figures['rss']:7.1f} MB", flush=True)
+            if args.baseline:
+                # Each pair ran back to back, so its ratio is what one run can say about a small change.
+                pairs = zip(runs["now"], runs["baseline"], strict=True)
+                ratios = [now["lambda"] / base["lambda"] for now, base in pairs]
+                print(f"  handler CPU now / baseline: median pair ratio {statistics.median(ratios):.3f} "
+                      f"of {len(ratios)} pairs (from {min(ratios):.3f} to {max(ratios):.3f})", flush=True)
         if "server" in only:
             direct = Target("direct", upstream_port, "gpt-4o-mini", [("authorization", f"Bearer {UPSTREAM_KEY}")],
                             None, tls=ca.client() if ca else None)
