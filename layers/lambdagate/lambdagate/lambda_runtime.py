@@ -80,7 +80,9 @@ def api_handler(endpoints: Collection[str]) -> LambdaHandler:
     """The buffered API Gateway / function URL handler of one endpoint (called at module scope).
 
     Mangum runs the ASGI lifespan on every invocation unless told not to; the app has no lifespan
-    work, and building it once here keeps the per-request cost to routing the event.
+    work, and building it once here keeps the per-request cost to routing the event. The app is
+    the undocumented flavour (plain Starlette, ``api/app.py``): API Gateway routes only the
+    endpoint here, never ``/docs``, and FastAPI's import was the largest part of this init.
     """
     from mangum import Mangum
 
@@ -88,7 +90,7 @@ def api_handler(endpoints: Collection[str]) -> LambdaHandler:
 
     calls_providers = any(endpoint != "models" for endpoint in endpoints)
     prepare(upstream=calls_providers)
-    app = create_app(endpoints=endpoints)
+    app = create_app(endpoints=endpoints, documented=False)
     _adopt(app, providers=calls_providers)
     mangum = Mangum(ReadPendingEvents(app), lifespan="off")
 

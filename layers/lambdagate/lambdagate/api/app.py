@@ -1,7 +1,17 @@
-"""The FastAPI app: the OpenAI routes (with and without ``/v1``) and OpenAI-shaped errors.
+"""The app: the OpenAI routes (with and without ``/v1``) and OpenAI-shaped errors.
 
 ``create_app(endpoints=...)`` mounts only the routes a function serves, so the per-endpoint
 Lambdas share one code path with the streaming function and ``lambdagate serve``.
+
+Two flavours of the same app: a FastAPI one, which also serves ``/docs``, ``/redoc`` and the
+OpenAPI document (the streaming function, ``lambdagate serve``), and, with ``documented=False``, a
+plain Starlette one with the same routes, error handlers and middleware and no documentation (the
+buffered per-endpoint functions: API Gateway routes only their endpoint to them). Every route
+endpoint takes the bare request and answers with a response (``api/routes.py``), so the two
+answer alike (``tests/test_app_flavours.py``); what the buffered functions save is FastAPI's import:
+about 140 ms of CPU on top of everything else they import (CPython 3.13, the development
+machine), the biggest single part of their init, and about a second of a cold start at 256 MB's
+CPU share.
 """
 
 from __future__ import annotations
@@ -9,17 +19,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import FastAPI
-from fastapi.telemetry import TelemetryConfig
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdagate import __version__
 from lambdagate.api.cors import SettingsCors, platform_answers_cors
-from lambdagate.api.docs import add_docs_routes
 from lambdagate.api.gateway import Gateway
 from lambdagate.api.responses import error_response
 from lambdagate.api.routes import add_request_route
@@ -27,6 +35,10 @@ from lambdagate.config import load_store
 from lambdagate.config.store import ConfigStore
 from lambdagate.errors import GatewayError, describe_failure
 from lambdagate.types import BaseRequest, ChatCompletionRequest, CompletionRequest
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.telemetry import TelemetryConfig
 
 logger = logging.getLogger("lambdagate.api")
 
@@ -52,16 +64,15 @@ providers up on every request even where none is: about 6 us of CPU a request on
 machine, 1% of a proxied one."""
 
 
-def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = ENDPOINTS) -> FastAPI:
-    """An app for ``endpoints`` over ``store`` (``$LAMBDAGATE_CONFIG`` when not given)."""
+def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = ENDPOINTS, *,
+               documented: bool = True) -> Starlette:
+    """An app for ``endpoints`` over ``store`` (``$LAMBDAGATE_CONFIG`` when not given).
+
+    ``documented``: FastAPI's app, with ``/docs``, ``/redoc`` and ``/openapi.json``; otherwise
+    Starlette's, the same API without them (and without importing FastAPI).
+    """
     gateway = Gateway(store if store is not None else load_store())
-    app = FastAPI(
-        title="lambdagate", version=__version__, lifespan=_lifespan,
-        description="OpenAI-compatible LLM gateway. Authenticate with `Authorization: Bearer <key>`.",
-        docs_url=None, redoc_url=None,  # added below, with local assets instead of a CDN's (api/docs.py)
-        telemetry=FRAMEWORK_TELEMETRY,
-    )
-    add_docs_routes(app)
+    app = _documented_app() if documented else Starlette(lifespan=_lifespan)
     app.state.gateway = gateway
 
     for endpoint in endpoints:
@@ -83,14 +94,29 @@ def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = EN
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    _document_request_bodies(app)
     if not platform_answers_cors():  # on AWS the URLs answer CORS themselves (api/cors.py)
         app.add_middleware(SettingsCors, store=gateway.store)
     return app
 
 
+def _documented_app() -> FastAPI:
+    from fastapi import FastAPI
+
+    from lambdagate.api.docs import add_docs_routes
+
+    app = FastAPI(
+        title="lambdagate", version=__version__, lifespan=_lifespan,
+        description="OpenAI-compatible LLM gateway. Authenticate with `Authorization: Bearer <key>`.",
+        docs_url=None, redoc_url=None,  # added below, with local assets instead of a CDN's (api/docs.py)
+        telemetry=FRAMEWORK_TELEMETRY,
+    )
+    add_docs_routes(app)
+    _document_request_bodies(app)
+    return app
+
+
 @asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     """Close the upstream connection pool when a server shuts down (Mangum runs no lifespan)."""
     yield
     from lambdagate.upstream_http import close_client
@@ -98,7 +124,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await close_client()
 
 
-def _add_completion_route(app: FastAPI, gateway: Gateway, endpoint: str) -> None:
+def _add_completion_route(app: Starlette, gateway: Gateway, endpoint: str) -> None:
     path, method, model, summary = _ROUTES[endpoint]
     kind: Literal["chat", "completions"] = "chat" if endpoint == "chat" else "completions"
     model.model_rebuild()  # a schema built lazily is built now, at init, not by the first request
@@ -113,7 +139,7 @@ def _add_completion_route(app: FastAPI, gateway: Gateway, endpoint: str) -> None
                           include_in_schema=documented, openapi_extra=extra, responses=_RESPONSES)
 
 
-def _add_models_routes(app: FastAPI, gateway: Gateway) -> None:
+def _add_models_routes(app: Starlette, gateway: Gateway) -> None:
     async def list_models(request: Request) -> Response:
         return await gateway.list_models(request)
 
@@ -170,7 +196,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"Method {request.method} is not allowed for {request.url.path}."
     else:
         message = str(exc.detail)
-    error = GatewayError(message, status=exc.status_code, type="invalid_request_error")
+    # Starlette's headers stay: a 405 names the methods the path allows (``Allow``, which HTTP requires).
+    error = GatewayError(message, status=exc.status_code, type="invalid_request_error", headers=exc.headers)
 
     async def fail(*_: Any) -> Response:
         raise error

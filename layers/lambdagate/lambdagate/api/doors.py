@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdagate.api.responses import json_body
-from lambdagate.api.routes import add_request_route
+from lambdagate.api.routes import add_request_route, documented_app
 from lambdagate.errors import GatewayError
 from lambdagate.frontdoors.base import ChatTranslation, DoorEvent, DoorStream, FrontDoor, R
 from lambdagate.observability import usage_of
@@ -44,7 +44,7 @@ from lambdagate.types import ChatCompletionRequest
 from lambdagate.wire import JSONBody, as_dict
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from starlette.applications import Starlette
 
     from lambdagate.api.gateway import Gateway
 
@@ -211,7 +211,7 @@ def request_model(name: str) -> type[BaseModel]:
     return model
 
 
-def add_routes(app: FastAPI, gateway: Gateway, endpoint: str, *, warm: bool = False) -> None:
+def add_routes(app: Starlette, gateway: Gateway, endpoint: str, *, warm: bool = False) -> None:
     """The door's ``POST /v1/<path>`` (documented) and ``POST /<path>``, its request schema in /docs.
 
     ``warm``: build the door's validators now (an app serving this door alone); otherwise its first
@@ -244,9 +244,12 @@ def add_routes(app: FastAPI, gateway: Gateway, endpoint: str, *, warm: bool = Fa
     _document_request_body(app, route.schema, endpoint)
 
 
-def _document_request_body(app: FastAPI, name: str, endpoint: str) -> None:
+def _document_request_body(app: Starlette, name: str, endpoint: str) -> None:
     """Put the door's request schema in the OpenAPI document when it is first asked for (not at cold start)."""
-    original = app.openapi
+    documented = documented_app(app)
+    if documented is None:  # no OpenAPI document to put it in
+        return
+    original = documented.openapi
 
     def openapi() -> dict[str, Any]:
         document = original()
@@ -258,4 +261,4 @@ def _document_request_body(app: FastAPI, name: str, endpoint: str) -> None:
             schemas[name] = schema
         return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    documented.openapi = openapi  # type: ignore[method-assign]

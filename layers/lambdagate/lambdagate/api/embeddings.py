@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from lambdagate.api.requests import parse_request
 from lambdagate.api.responses import error_response
-from lambdagate.api.routes import add_request_route
+from lambdagate.api.routes import add_request_route, documented_app
 from lambdagate.embedding_types import EmbeddingRequest
 from lambdagate.errors import GatewayError
 from lambdagate.observability import usage_of
@@ -36,7 +36,7 @@ from lambdagate.providers.base import CallContext, Provider, Target
 from lambdagate.wire import JSONBody
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from starlette.applications import Starlette
 
     from lambdagate.api.doors import DoorExchange
     from lambdagate.api.gateway import Gateway
@@ -90,7 +90,7 @@ async def create_embedding(gateway: Gateway, request: Request) -> Response:
     return await gateway.door(request, cast("DoorExchange[Any]", EmbeddingsExchange()))
 
 
-def add_routes(app: FastAPI, gateway: Gateway) -> None:
+def add_routes(app: Starlette, gateway: Gateway) -> None:
     """``POST /v1/embeddings`` (documented) and ``POST /embeddings``, with the request schema in /docs."""
 
     async def create(request: Request) -> Response:
@@ -105,9 +105,12 @@ def add_routes(app: FastAPI, gateway: Gateway) -> None:
     _document_request_body(app)
 
 
-def _document_request_body(app: FastAPI) -> None:
+def _document_request_body(app: Starlette) -> None:
     """Put :class:`EmbeddingRequest`'s schema in the OpenAPI document when it is first asked for."""
-    original = app.openapi
+    documented = documented_app(app)
+    if documented is None:  # no OpenAPI document to put it in
+        return
+    original = documented.openapi
 
     def openapi() -> dict[str, Any]:
         document = original()
@@ -118,7 +121,7 @@ def _document_request_body(app: FastAPI) -> None:
             schemas[SCHEMA] = schema
         return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    documented.openapi = openapi  # type: ignore[method-assign]
 
 
 __all__ = ["add_routes", "create_embedding"]

@@ -1,30 +1,53 @@
 """Routes whose endpoint takes the bare request and answers with a response, as every API route does.
 
-Each route is FastAPI's (documented in the OpenAPI schema, matched and named as any other), but the
-ASGI app it runs is Starlette's ``request_response``: such an endpoint uses nothing of the layer
-FastAPI wraps it in (dependency solving, two per-request exit stacks, response-model handling), and
-that layer was about a twentieth of a buffered request's CPU on the development machine.
+On the documented app (FastAPI's) each route is FastAPI's (in the OpenAPI schema, matched and
+named as any other), but the ASGI app it runs is Starlette's ``request_response``: such an
+endpoint uses nothing of the layer FastAPI wraps it in (dependency solving, two per-request exit
+stacks, response-model handling), and that layer was about a twentieth of a buffered request's CPU
+on the development machine. On the plain Starlette app of the buffered functions it is a Starlette
+``Route``, which runs the endpoint the same way; the documentation options are FastAPI's only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import request_response
+from starlette.routing import Route, request_response
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 RequestEndpoint = Callable[[Request], Awaitable[Response]]
 
 
-def add_request_route(app: FastAPI, path: str, endpoint: RequestEndpoint, methods: list[str],
-                      **options: Any) -> None:
-    """``app.add_api_route(path, endpoint, methods=methods, **options)``, the endpoint called directly."""
-    app.add_api_route(path, endpoint, methods=methods, response_model=None, **options)
-    route = app.router.routes[-1]
+def documented_app(app: Starlette) -> FastAPI | None:
+    """``app`` as the FastAPI app it is when it has an OpenAPI document; None for a plain Starlette app.
+
+    Read from the app rather than imported: the buffered functions' apps never import FastAPI.
+    """
+    return cast("FastAPI", app) if hasattr(app, "add_api_route") else None
+
+
+def add_request_route(app: Starlette, path: str, endpoint: RequestEndpoint, methods: list[str], *, name: str,
+                      **documentation: Any) -> None:
+    """Route ``methods`` of ``path`` to ``endpoint``, called with the request.
+
+    ``documentation`` (``summary``, ``include_in_schema``, ``openapi_extra``, ``responses``) goes to
+    the OpenAPI document of a documented app, FastAPI's ``add_api_route``; an app without one
+    (plain Starlette) has nothing to put it in.
+    """
+    documented = documented_app(app)
+    if documented is None:
+        app.router.routes.append(Route(path, endpoint, methods=methods, name=name))
+        return
+    from fastapi.routing import APIRoute
+
+    documented.add_api_route(path, endpoint, methods=methods, name=name, response_model=None, **documentation)
+    route = documented.router.routes[-1]
     if not isinstance(route, APIRoute) or route.endpoint is not endpoint:
         raise RuntimeError(f"the route for {path} was not the last one added")
     route.app = request_response(endpoint)
