@@ -1,5 +1,5 @@
-"""The two flavours of the app answer alike: FastAPI's (``/docs``; the streaming function, ``lambdagate
-serve``) and plain Starlette's (the buffered functions, which never import FastAPI).
+"""The two flavours of the app answer alike: FastAPI's (``/docs``; ``lambdagate serve``) and plain
+Starlette's (every Lambda function, none of which imports FastAPI).
 
 Every request below goes to both apps, built from the same configuration, and the answers are
 compared whole (status, the headers a client reads, the body with its ids and timestamps set aside):
@@ -160,8 +160,8 @@ def test_only_the_documented_flavour_serves_docs() -> None:
     assert asyncio.run(statuses(False)) == [404, 404]
 
 
-def test_the_buffered_functions_never_import_fastapi() -> None:
-    """Each buffered function's init, in a fresh interpreter: the plain app, and FastAPI never loaded."""
+def test_the_functions_never_import_fastapi() -> None:
+    """Each function's init, in a fresh interpreter: the plain app, and FastAPI never loaded."""
     code = (
         "import os, sys\n"
         "os.environ['LAMBDAGATE_CONFIG'] = sys.argv[2]\n"
@@ -172,7 +172,7 @@ def test_the_buffered_functions_never_import_fastapi() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    for function in ("chat", "completions", "models", "embeddings", "responses", "messages"):
+    for function in ("chat", "completions", "models", "embeddings", "responses", "messages", "stream"):
         result = subprocess.run([sys.executable, "-c", code, str(root / "functions" / function),
                                  str(root / "gateway.example.yaml")], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, (function, result.stderr[-2000:])

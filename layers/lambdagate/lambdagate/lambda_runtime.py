@@ -172,11 +172,16 @@ def fit_payload(result: dict[str, Any], limit: int = MAX_PAYLOAD_BYTES) -> dict[
 
 
 def streaming_app() -> ASGIApp:
-    """The whole API for uvicorn behind the Lambda Web Adapter (functions/stream)."""
+    """The whole API for uvicorn behind the Lambda Web Adapter (functions/stream).
+
+    Undocumented, as the buffered functions' apps (plain Starlette, ``api/app.py``): the same API
+    without ``/docs`` and the OpenAPI document, which a public function URL has no need to serve
+    (``lambdagate serve`` serves them locally), and without FastAPI's import at init.
+    """
     from lambdagate.api import create_app
 
     prepare()
-    app = create_app()
+    app = create_app(documented=False)
     _adopt(app)
     return LambdaContext(app, restore_path=os.environ.get(RESTORE_PATH_ENV) or None)
 

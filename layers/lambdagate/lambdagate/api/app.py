@@ -4,14 +4,14 @@
 Lambdas share one code path with the streaming function and ``lambdagate serve``.
 
 Two flavours of the same app: a FastAPI one, which also serves ``/docs``, ``/redoc`` and the
-OpenAPI document (the streaming function, ``lambdagate serve``), and, with ``documented=False``, a
-plain Starlette one with the same routes, error handlers and middleware and no documentation (the
-buffered per-endpoint functions: API Gateway routes only their endpoint to them). Every route
-endpoint takes the bare request and answers with a response (``api/routes.py``), so the two
-answer alike (``tests/test_app_flavours.py``); what the buffered functions save is FastAPI's import:
-about 140 ms of CPU on top of everything else they import (CPython 3.13, the development
-machine), the biggest single part of their init, and about a second of a cold start at 256 MB's
-CPU share.
+OpenAPI document (``lambdagate serve``), and, with ``documented=False``, a plain Starlette one with
+the same routes, error handlers and middleware and no documentation (every Lambda function: API
+Gateway routes only a function's endpoint to it, and a public function URL has no need to serve
+the docs). Every route endpoint takes the bare request and answers with a response
+(``api/routes.py``), so the two answer alike (``tests/test_app_flavours.py``); what the functions
+save is FastAPI's import: about 140 ms of CPU on top of everything else they import (CPython 3.13,
+the development machine), the biggest single part of their init, and about a second of a cold
+start at 256 MB's CPU share.
 """
 
 from __future__ import annotations
