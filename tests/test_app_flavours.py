@@ -115,12 +115,18 @@ async def _answers(documented: bool) -> dict[str, dict[str, Any]]:
     return answers
 
 
-@pytest.fixture
-def answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+@pytest.fixture(scope="module")
+def answers() -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Both apps' answers to every request, gathered once for the tests below."""
     import asyncio
 
-    monkeypatch.delenv(CORS_ENV, raising=False)  # the app answers CORS itself, as `lambdagate serve` does
-    yield asyncio.run(_answers(True)), asyncio.run(_answers(False))
+    from lambdagate import environment
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(CORS_ENV, raising=False)  # the app answers CORS itself, as `lambdagate serve` does
+        environment.refresh()
+        yield asyncio.run(_answers(True)), asyncio.run(_answers(False))
+    environment.refresh()
 
 
 @pytest.mark.parametrize("name", [request[0] for request in REQUESTS])
