@@ -8,16 +8,19 @@ successes of every endpoint, streams, and each kind of error the front door answ
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from conftest import DEV_KEY, make_config
+from lambdagate import environment
 from lambdagate.api import create_app
 from lambdagate.api.cors import CORS_ENV
 from lambdagate.config.file_store import FileConfigStore
@@ -118,10 +121,6 @@ async def _answers(documented: bool) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def answers() -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Both apps' answers to every request, gathered once for the tests below."""
-    import asyncio
-
-    from lambdagate import environment
-
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv(CORS_ENV, raising=False)  # the app answers CORS itself, as `lambdagate serve` does
         environment.refresh()
@@ -160,8 +159,6 @@ def test_only_the_documented_flavour_serves_docs() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             return [(await client.get(path)).status_code for path in ("/docs", "/openapi.json")]
 
-    import asyncio
-
     assert asyncio.run(statuses(True)) == [200, 200]
     assert asyncio.run(statuses(False)) == [404, 404]
 
@@ -175,8 +172,6 @@ def test_the_functions_never_import_fastapi() -> None:
         "import app\n"
         "assert 'fastapi' not in sys.modules, sorted(m for m in sys.modules if m.startswith('fastapi'))\n"
     )
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1]
     for function in ("chat", "completions", "models", "embeddings", "responses", "messages", "stream"):
         result = subprocess.run([sys.executable, "-c", code, str(root / "functions" / function),

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lambdagate.api.responses import json_body
-from lambdagate.api.routes import add_request_route, documented_app
+from lambdagate.api.routes import add_request_route, document_request_schema
 from lambdagate.errors import GatewayError
 from lambdagate.frontdoors.base import ChatTranslation, DoorEvent, DoorStream, FrontDoor, R
 from lambdagate.observability import usage_of
@@ -241,24 +241,4 @@ def add_routes(app: Starlette, gateway: Gateway, endpoint: str, *, warm: bool = 
         add_request_route(app, prefix + route.path, create, ["POST"], summary=route.summary,
                           name=f"{endpoint}{prefix}", include_in_schema=documented, openapi_extra=extra,
                           responses=responses)
-    _document_request_body(app, route.schema, endpoint)
-
-
-def _document_request_body(app: Starlette, name: str, endpoint: str) -> None:
-    """Put the door's request schema in the OpenAPI document when it is first asked for (not at cold start)."""
-    documented = documented_app(app)
-    if documented is None:  # no OpenAPI document to put it in
-        return
-    original = documented.openapi
-
-    def openapi() -> dict[str, Any]:
-        document = original()
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        if name not in schemas:
-            model = request_model(endpoint)
-            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas.update(schema.pop("$defs", {}))
-            schemas[name] = schema
-        return document
-
-    documented.openapi = openapi  # type: ignore[method-assign]
+    document_request_schema(app, route.schema, lambda: request_model(endpoint))

@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from lambdagate.api.requests import parse_request
 from lambdagate.api.responses import error_response
-from lambdagate.api.routes import add_request_route, documented_app
+from lambdagate.api.routes import add_request_route, document_request_schema
 from lambdagate.embedding_types import EmbeddingRequest
 from lambdagate.errors import GatewayError
 from lambdagate.observability import usage_of
@@ -102,26 +102,7 @@ def add_routes(app: Starlette, gateway: Gateway) -> None:
         add_request_route(app, prefix + PATH, create, ["POST"], summary="Create embeddings",
                           name=f"embeddings{prefix}", include_in_schema=documented, openapi_extra=extra,
                           responses=_RESPONSES)
-    _document_request_body(app)
-
-
-def _document_request_body(app: Starlette) -> None:
-    """Put :class:`EmbeddingRequest`'s schema in the OpenAPI document when it is first asked for."""
-    documented = documented_app(app)
-    if documented is None:  # no OpenAPI document to put it in
-        return
-    original = documented.openapi
-
-    def openapi() -> dict[str, Any]:
-        document = original()
-        schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        if SCHEMA not in schemas:
-            schema = EmbeddingRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas.update(schema.pop("$defs", {}))
-            schemas[SCHEMA] = schema
-        return document
-
-    documented.openapi = openapi  # type: ignore[method-assign]
+    document_request_schema(app, SCHEMA, lambda: EmbeddingRequest)
 
 
 __all__ = ["add_routes", "create_embedding"]
