@@ -34,7 +34,8 @@ through ``SSL_CERT_FILE`` and ``NODE_EXTRA_CA_CERTS``), as every real provider d
 does with its upstream connections (a TLS handshake each, or a pool) shows in the figures then.
 
 ``serve``: ``lambdagate serve`` from launch to its first 200 on a chat completion (median of
-``--launches``), then its peak resident memory after ``--soak`` requests.
+``--launches``), then its peak resident memory after ``--soak`` requests. With ``--baseline`` the
+two checkouts' launches alternate and the ratio of their medians is printed.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,28 +355,34 @@ async def wait_for_chat(target: Target, timeout: float = 60, interval: float = 0
 # --- lambdagate serve -----------------------------------------------------------------------------
 
 
-def serve_launch(config: Path, launches: int, soak: int, workdir: Path) -> dict[str, float]:
-    """``lambdagate serve``: launch -> first 200 (median), then peak RSS after ``soak`` requests."""
+def serve_launch(config: Path, launches: int, soak: int, workdir: Path,
+                 codes: Sequence[tuple[str, Path]] = (("now", ROOT),)) -> dict[str, dict[str, float]]:
+    """``lambdagate serve`` of each checkout in ``codes``: launch -> first 200 (median, the checkouts'
+    launches alternating so drift moves them alike), then the first one's peak RSS after ``soak`` requests."""
     executable = Path(sys.executable).parent / "lambdagate"
-    times = []
+    times: dict[str, list[float]] = {name: [] for name, _ in codes}
     rss = 0.0
     for attempt in range(launches + 1):
-        port = loopback.free_port()
-        target = Target("serve", port, "gpt", [("authorization", f"Bearer {KEY}")], None)
-        target.process = loopback.start([str(executable), "serve", "--config", str(config), "--port", str(port)],
-                                        cpus=GATEWAY_CPUS, log=workdir / "serve.log")
-        try:
-            seconds = _run(wait_for_chat(target, timeout=60))
-            if attempt:  # the first launch may write bytecode caches
-                times.append(seconds)
-            if attempt == launches and soak:
-                for concurrency, stream in ((32, False), (8, True)):
-                    _run(loopback.load(port, "POST", "/v1/chat/completions", body("gpt", stream), target.headers,
-                                       soak // 2, concurrency, b"[DONE]" if stream else b"chat.completion"))
-                rss = loopback.peak_rss_mb(target.process.pid)
-        finally:
-            loopback.stop(target.process)
-    return {"launch": statistics.median(times), "peak rss": rss}
+        for index, (name, code) in enumerate(codes):
+            port = loopback.free_port()
+            target = Target("serve", port, "gpt", [("authorization", f"Bearer {KEY}")], None)
+            env = {"PYTHONPATH": str(code / "layers" / "lambdagate")} if code != ROOT else None
+            target.process = loopback.start([str(executable), "serve", "--config", str(config), "--port", str(port)],
+                                            env=env, cpus=GATEWAY_CPUS, log=workdir / "serve.log")
+            try:
+                seconds = _run(wait_for_chat(target, timeout=60))
+                if attempt:  # the first launch may write bytecode caches
+                    times[name].append(seconds)
+                if attempt == launches and soak and index == 0:
+                    for concurrency, stream in ((32, False), (8, True)):
+                        _run(loopback.load(port, "POST", "/v1/chat/completions", body("gpt", stream),
+                                           target.headers, soak // 2, concurrency,
+                                           b"[DONE]" if stream else b"chat.completion"))
+                    rss = loopback.peak_rss_mb(target.process.pid)
+            finally:
+                loopback.stop(target.process)
+    return {name: {"launch": statistics.median(runs), "peak rss": rss if index == 0 else 0.0}
+            for index, (name, runs) in enumerate(times.items())}
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -434,7 +441,8 @@ def main() -> None:
     parser.add_argument("--portkey", help="folder where @portkey-ai/gateway is npm-installed")
     parser.add_argument("--launches", type=int, default=7, help="launches of lambdagate serve")
     parser.add_argument("--soak", type=int, default=10000, help="requests before peak RSS is read")
-    parser.add_argument("--baseline", type=Path, help="another checkout, its streaming function loaded in turn")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout: its Lambda path, streaming function and serve run in turn")
     parser.add_argument("--baseline-h11", action="store_true", help="run the baseline on asyncio + h11")
     parser.add_argument("--tls", action="store_true", help="the upstream speaks HTTPS, as real providers do")
     if sys.argv[1:2] == ["lambda-child"]:
@@ -505,9 +513,14 @@ def main() -> None:
             print("\nUnder load (the streaming function's shape: uvicorn, template environment):")
             report(targets, direct)
         if "serve" in only:
-            figures = serve_launch(config, args.launches, args.soak, workdir)
-            print(f"\nlambdagate serve: launch -> first 200 {figures['launch']:.3f} s (median of {args.launches}); "
-                  f"peak RSS after {args.soak} requests {figures['peak rss']:.1f} MB")
+            codes = [("now", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+            launched = serve_launch(config, args.launches, args.soak, workdir, codes)
+            now = launched["now"]
+            print(f"\nlambdagate serve: launch -> first 200 {now['launch']:.3f} s (median of {args.launches}); "
+                  f"peak RSS after {args.soak} requests {now['peak rss']:.1f} MB")
+            if "baseline" in launched:
+                before = launched["baseline"]["launch"]
+                print(f"  [baseline] launch -> first 200 {before:.3f} s; now / baseline {now['launch'] / before:.2f}")
     finally:
         loopback.stop(upstream)
 

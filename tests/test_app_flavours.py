@@ -1,5 +1,5 @@
-"""The two flavours of the app answer alike: FastAPI's (``/docs``; ``lambdagate serve``) and plain
-Starlette's (every Lambda function, none of which imports FastAPI).
+"""The two flavours of the app answer alike: the documented one (``/docs`` and ``/openapi.json``;
+``lambdagate serve``) and the plain one (every Lambda function); neither imports FastAPI to start.
 
 Every request below goes to both apps, built from the same configuration, and the answers are
 compared whole (status, the headers a client reads, the body with its ids and timestamps set aside):
@@ -23,9 +23,11 @@ from conftest import DEV_KEY, make_config
 from lambdagate import environment
 from lambdagate.api import create_app
 from lambdagate.api.cors import CORS_ENV
+from lambdagate.cli.common import DEV_KEY as EXAMPLE_KEY
 from lambdagate.config.file_store import FileConfigStore
 
 AUTH = {"authorization": f"Bearer {DEV_KEY}"}
+EXAMPLE_AUTH = {"authorization": f"Bearer {EXAMPLE_KEY}"}  # gateway.example.yaml's
 ORIGIN = "https://app.example"
 CHAT = {"model": "mock-gpt", "messages": [{"role": "user", "content": "Say something short."}]}
 # What varies from one answer to the next whatever the app: ids, clocks, the request id.
@@ -177,3 +179,38 @@ def test_the_functions_never_import_fastapi() -> None:
         result = subprocess.run([sys.executable, "-c", code, str(root / "functions" / function),
                                  str(root / "gateway.example.yaml")], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, (function, result.stderr[-2000:])
+
+
+def test_the_documented_app_imports_fastapi_only_for_its_document() -> None:
+    """``lambdagate serve``'s app, in a fresh interpreter: it starts and answers a chat completion
+    without FastAPI, which is imported for the first ``/openapi.json`` (its generator), whose
+    document then describes every endpoint and request body."""
+    code = (
+        "import asyncio, json, re, sys\n"
+        "import httpx\n"
+        "from lambdagate.api import create_app\n"
+        "from lambdagate.config import load_store\n"
+        "app = create_app(load_store(sys.argv[1]))\n"
+        "async def main():\n"
+        "    transport = httpx.ASGITransport(app=app)\n"
+        "    async with httpx.AsyncClient(transport=transport, base_url='http://gateway.test') as client:\n"
+        f"        chat = await client.post('/v1/chat/completions', json={CHAT!r}, headers={EXAMPLE_AUTH!r})\n"
+        "        before = sorted(m for m in sys.modules if m.split('.')[0] == 'fastapi')\n"
+        "        document = (await client.get('/openapi.json')).json()\n"
+        "    print(json.dumps({'chat': chat.status_code, 'before': before, 'after': 'fastapi' in sys.modules,\n"
+        "                      'paths': sorted(document['paths']),\n"
+        "                      'refs': re.findall(r'#/components/schemas/(\\w+)', json.dumps(document['paths'])),\n"
+        "                      'schemas': sorted(document['components']['schemas'])}))\n"
+        "asyncio.run(main())\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code, str(root / "gateway.example.yaml")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout)
+    assert answer["chat"] == 200
+    assert answer["before"] == [] and answer["after"]
+    assert {"/v1/chat/completions", "/v1/completions", "/v1/models", "/v1/models/{model_id}", "/v1/embeddings",
+            "/v1/responses", "/v1/messages", "/v1/messages/count_tokens"} <= set(answer["paths"])
+    # Every request body a path refers to is in the document, the chat completion's among them.
+    assert "ChatCompletionRequest" in answer["refs"] and set(answer["refs"]) <= set(answer["schemas"])

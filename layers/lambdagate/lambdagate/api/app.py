@@ -3,15 +3,14 @@
 ``create_app(endpoints=...)`` mounts only the routes a function serves, so the per-endpoint
 Lambdas share one code path with the streaming function and ``lambdagate serve``.
 
-Two flavours of the same app: a FastAPI one, which also serves ``/docs``, ``/redoc`` and the
-OpenAPI document (``lambdagate serve``), and, with ``documented=False``, a plain Starlette one with
-the same routes, error handlers and middleware and no documentation (every Lambda function: API
-Gateway routes only a function's endpoint to it, and a public function URL has no need to serve
-the docs). Every route endpoint takes the bare request and answers with a response
-(``api/routes.py``), so the two answer alike (``tests/test_app_flavours.py``); what the functions
-save is FastAPI's import: about 140 ms of CPU on top of everything else they import (CPython 3.13,
-the development machine), the biggest single part of their init, and about a second of a cold
-start at 256 MB's CPU share.
+Every app is Starlette's, with the same routes, error handlers and middleware. ``documented=True``
+(``lambdagate serve``) adds ``/openapi.json``, ``/docs`` and ``/redoc`` (``api/docs.py``), whose
+document FastAPI generates when it is first asked for (``api/openapi.py``); the Lambda functions'
+apps have none (API Gateway routes only a function's endpoint to it, and a public function URL has
+no need to serve the docs). Neither imports FastAPI to start: it was the biggest single part of a
+function's init, about 140 ms of CPU on top of everything else (CPython 3.13, the development
+machine) and about a second of a cold start at 256 MB's CPU share, and about a third of
+``lambdagate serve``'s launch.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,15 +29,11 @@ from lambdagate import __version__
 from lambdagate.api.cors import SettingsCors, platform_answers_cors
 from lambdagate.api.gateway import Gateway
 from lambdagate.api.responses import error_response
-from lambdagate.api.routes import add_request_route
+from lambdagate.api.routes import add_request_route, document_request_schema
 from lambdagate.config import load_store
 from lambdagate.config.store import ConfigStore
 from lambdagate.errors import GatewayError, describe_failure
 from lambdagate.types import BaseRequest, ChatCompletionRequest, CompletionRequest
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-    from fastapi.telemetry import TelemetryConfig
 
 logger = logging.getLogger("lambdagate.api")
 
@@ -56,24 +51,17 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-FRAMEWORK_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-"""FastAPI's own OpenTelemetry instrumentation, off. The gateway's telemetry is its request record
-and EMF metrics (names and numbers only, observability/); FastAPI's would add a span and HTTP metrics
-of its own to every request wherever an OTel layer configures a provider, and it looks the global
-providers up on every request even where none is: about 6 us of CPU a request on the development
-machine, 1% of a proxied one."""
-
-
 def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = ENDPOINTS, *,
                documented: bool = True) -> Starlette:
     """An app for ``endpoints`` over ``store`` (``$LAMBDAGATE_CONFIG`` when not given).
 
-    ``documented``: FastAPI's app, with ``/docs``, ``/redoc`` and ``/openapi.json``; otherwise
-    Starlette's, the same API without them (and without importing FastAPI).
+    ``documented``: with ``/docs``, ``/redoc`` and ``/openapi.json``; otherwise the same API without them.
     """
     gateway = Gateway(store if store is not None else load_store())
-    app = _documented_app() if documented else Starlette(lifespan=_lifespan)
+    app = Starlette(lifespan=_lifespan)
     app.state.gateway = gateway
+    if documented:
+        _add_documentation(app)
 
     for endpoint in endpoints:
         if endpoint == "models":
@@ -99,20 +87,16 @@ def create_app(store: ConfigStore | None = None, endpoints: Collection[str] = EN
     return app
 
 
-def _documented_app() -> FastAPI:
-    from fastapi import FastAPI
-
+def _add_documentation(app: Starlette) -> None:
     from lambdagate.api.docs import add_docs_routes
+    from lambdagate.api.openapi import ApiDocument
 
-    app = FastAPI(
-        title="lambdagate", version=__version__, lifespan=_lifespan,
+    document = ApiDocument(
+        title="lambdagate", version=__version__,
         description="OpenAI-compatible LLM gateway. Authenticate with `Authorization: Bearer <key>`.",
-        docs_url=None, redoc_url=None,  # added below, with local assets instead of a CDN's (api/docs.py)
-        telemetry=FRAMEWORK_TELEMETRY,
     )
-    add_docs_routes(app)
-    _document_request_bodies(app)
-    return app
+    app.state.api_document = document
+    add_docs_routes(app, document)
 
 
 @asynccontextmanager
@@ -137,6 +121,7 @@ def _add_completion_route(app: Starlette, gateway: Gateway, endpoint: str) -> No
     for prefix, documented in (("/v1", True), ("", False)):
         add_request_route(app, prefix + path, create, [method], summary=summary, name=f"{endpoint}{prefix}",
                           include_in_schema=documented, openapi_extra=extra, responses=_RESPONSES)
+    document_request_schema(app, model.__name__, lambda: model)
 
 
 def _add_models_routes(app: Starlette, gateway: Gateway) -> None:
@@ -146,8 +131,7 @@ def _add_models_routes(app: Starlette, gateway: Gateway) -> None:
     async def retrieve_model(request: Request) -> Response:
         return await gateway.get_model(request, request.path_params["model_id"])
 
-    # The path parameter is documented by hand: an endpoint that declares it as an argument has FastAPI
-    # analyse it as a field, which imports pydantic.v1 (about 40 ms at init) to rule out a v1 model.
+    # The path parameter is documented by hand: the endpoint takes the bare request, as every route's does.
     parameter = {"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"},
                  "description": "The ID of the model to use for this request"}
     for prefix, documented in (("/v1", True), ("", False)):
@@ -156,31 +140,6 @@ def _add_models_routes(app: Starlette, gateway: Gateway) -> None:
         add_request_route(app, prefix + "/models/{model_id:path}", retrieve_model, ["GET"],
                           summary="Retrieve a model", include_in_schema=documented, name=f"model{prefix}",
                           openapi_extra={"parameters": [parameter]})
-
-
-def _document_request_bodies(app: FastAPI) -> None:
-    """Add the request models to the OpenAPI document when /docs first asks for it.
-
-    Routes read their bodies themselves (auth comes before parsing, and errors are OpenAI's), so
-    FastAPI cannot infer the schemas; generating them lazily keeps them off the cold start.
-    """
-    original = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        document = original()
-        from pydantic.json_schema import models_json_schema
-
-        _, schemas = models_json_schema(
-            [(ChatCompletionRequest, "validation"), (CompletionRequest, "validation")],
-            ref_template="#/components/schemas/{model}",
-        )
-        document.setdefault("components", {}).setdefault("schemas", {}).update(schemas.get("$defs", {}))
-        app.openapi_schema = document
-        return document
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:

@@ -1,10 +1,11 @@
-"""``/docs`` (Swagger UI) and ``/redoc`` with their JavaScript and CSS served by the app itself.
+"""``/openapi.json``, ``/docs`` (Swagger UI) and ``/redoc``, with the pages' JavaScript and CSS served by the app.
 
 FastAPI's own pages load their assets from a CDN, so they are blank offline and in locked-down
 networks. The assets come from the ``fastapi-offline`` package's ``static`` folder, located (not
 imported) when a page is first asked for, so nothing here touches a function's cold start. Where
 that package is not installed (the Lambda layer pins only what the request path needs), the
-pages fall back to FastAPI's CDN assets.
+pages fall back to FastAPI's CDN assets. The pages' HTML comes from FastAPI, imported when a page
+is first asked for, as the document's generator is (``api/openapi.py``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import importlib.util
 from functools import cache
 from pathlib import Path
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
 
+from lambdagate.api.openapi import ApiDocument
+
+OPENAPI_PATH = "/openapi.json"
 ASSETS_PATH = "/docs-assets"
 _ASSETS = {
     "swagger-ui-bundle.js": "text/javascript",
@@ -36,34 +41,41 @@ def assets_dir() -> Path | None:
     return folder if all((folder / name).is_file() for name in _ASSETS) else None
 
 
-def add_docs_routes(app: FastAPI) -> None:
-    """Serve ``/docs`` and ``/redoc`` from local assets (create the app with ``docs_url=None, redoc_url=None``)."""
-    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-
+def add_docs_routes(app: Starlette, document: ApiDocument) -> None:
+    """Serve ``document`` at ``/openapi.json`` and its pages at ``/docs`` and ``/redoc``, from local assets."""
     oauth2_redirect = "/docs/oauth2-redirect"
+
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(document.document())
 
     def base(request: Request) -> str:
         return str(request.scope.get("root_path", ""))
 
     async def swagger(request: Request) -> HTMLResponse:
-        root, title = base(request), f"{app.title} - Swagger UI"
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        root, title = base(request), f"{document.title} - Swagger UI"
         if assets_dir() is None:  # FastAPI's page, assets from its CDN
-            return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=title,
+            return get_swagger_ui_html(openapi_url=f"{root}{OPENAPI_PATH}", title=title,
                                        oauth2_redirect_url=f"{root}{oauth2_redirect}")
-        return get_swagger_ui_html(openapi_url=f"{root}{app.openapi_url}", title=title,
+        return get_swagger_ui_html(openapi_url=f"{root}{OPENAPI_PATH}", title=title,
                                    oauth2_redirect_url=f"{root}{oauth2_redirect}",
                                    swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
                                    swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png")
 
     async def redirect(request: Request) -> HTMLResponse:
+        from fastapi.openapi.docs import get_swagger_ui_oauth2_redirect_html
+
         return get_swagger_ui_oauth2_redirect_html()
 
     async def redoc(request: Request) -> HTMLResponse:
-        root, title = base(request), f"{app.title} - ReDoc"
+        from fastapi.openapi.docs import get_redoc_html
+
+        root, title = base(request), f"{document.title} - ReDoc"
         if assets_dir() is None:
-            return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=title)
-        return get_redoc_html(openapi_url=f"{root}{app.openapi_url}", title=title, with_google_fonts=False,
+            return get_redoc_html(openapi_url=f"{root}{OPENAPI_PATH}", title=title)
+        return get_redoc_html(openapi_url=f"{root}{OPENAPI_PATH}", title=title, with_google_fonts=False,
                               redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
                               redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png")
 
@@ -74,10 +86,9 @@ def add_docs_routes(app: FastAPI) -> None:
             return Response(status_code=404)
         return FileResponse(folder / name, media_type=_ASSETS[name], headers={"cache-control": "public, max-age=86400"})
 
-    app.add_route("/docs", swagger, include_in_schema=False)
-    app.add_route(oauth2_redirect, redirect, include_in_schema=False)
-    app.add_route("/redoc", redoc, include_in_schema=False)
-    app.add_route(ASSETS_PATH + "/{name}", static, include_in_schema=False)
+    for path, endpoint in ((OPENAPI_PATH, openapi), ("/docs", swagger), (oauth2_redirect, redirect),
+                           ("/redoc", redoc), (ASSETS_PATH + "/{name}", static)):
+        app.router.routes.append(Route(path, endpoint, methods=["GET"]))
 
 
-__all__ = ["ASSETS_PATH", "add_docs_routes", "assets_dir"]
+__all__ = ["ASSETS_PATH", "OPENAPI_PATH", "add_docs_routes", "assets_dir"]
