@@ -214,3 +214,19 @@ def test_the_documented_app_imports_fastapi_only_for_its_document() -> None:
             "/v1/responses", "/v1/messages", "/v1/messages/count_tokens"} <= set(answer["paths"])
     # Every request body a path refers to is in the document, the chat completion's among them.
     assert "ChatCompletionRequest" in answer["refs"] and set(answer["refs"]) <= set(answer["schemas"])
+
+
+def test_the_document_names_the_prefix_a_proxy_mounts_the_gateway_under() -> None:
+    """Swagger UI's "Try it out" calls the servers the document names: under a prefix (``root_path``)
+    that is the prefix, as FastAPI's app answered; without one, the document names none."""
+    async def fetch(root_path: str) -> tuple[dict[str, Any], str]:
+        transport = httpx.ASGITransport(app=create_app(_config()), root_path=root_path)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            return (await client.get("/openapi.json")).json(), (await client.get("/docs")).text
+
+    plain, _ = asyncio.run(fetch(""))
+    prefixed, page = asyncio.run(fetch("/gateway"))
+    assert "servers" not in plain
+    assert prefixed["servers"] == [{"url": "/gateway"}]
+    assert "'/gateway/openapi.json'" in page or '"/gateway/openapi.json"' in page
+    assert prefixed["paths"] == plain["paths"]

@@ -45,11 +45,16 @@ def add_docs_routes(app: Starlette, document: ApiDocument) -> None:
     """Serve ``document`` at ``/openapi.json`` and its pages at ``/docs`` and ``/redoc``, from local assets."""
     oauth2_redirect = "/docs/oauth2-redirect"
 
-    async def openapi(request: Request) -> JSONResponse:
-        return JSONResponse(document.document())
-
     def base(request: Request) -> str:
         return str(request.scope.get("root_path", ""))
+
+    async def openapi(request: Request) -> JSONResponse:
+        content = document.document()
+        root = base(request).rstrip("/")
+        # Behind a proxy that mounts the gateway under a prefix, "Try it out" must call through it (as FastAPI's does).
+        if root and root not in {server.get("url") for server in content.get("servers", [])}:
+            content = {**content, "servers": [{"url": root}, *content.get("servers", [])]}
+        return JSONResponse(content)
 
     async def swagger(request: Request) -> HTMLResponse:
         from fastapi.openapi.docs import get_swagger_ui_html
