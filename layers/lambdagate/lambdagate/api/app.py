@@ -9,7 +9,7 @@ document FastAPI generates when it is first asked for (``api/openapi.py``); the 
 apps have none (API Gateway routes only a function's endpoint to it, and a public function URL has
 no need to serve the docs). Neither imports FastAPI to start: it was the biggest single part of a
 function's init, about 140 ms of CPU on top of everything else (CPython 3.13, the development
-machine) and about a second of a cold start at 256 MB's CPU share, and about a third of
+machine) and about a second of a cold start at 256 MB's CPU share, and about a quarter of
 ``lambdagate serve``'s launch.
 """
 
