@@ -98,6 +98,11 @@ def write_config(upstream_port: int, directory: Path) -> Path:
     return path
 
 
+def checkout_env(code: Path) -> dict[str, str]:
+    """What a child needs to import the gateway package of the checkout ``code`` rather than this one's."""
+    return {} if code == ROOT else {"PYTHONPATH": str(code / "layers" / "lambdagate")}
+
+
 # --- the Lambda path -----------------------------------------------------------------------------
 
 
@@ -176,10 +181,7 @@ def lambda_child(upstream_port: int, requests: int, rounds: int, out: Path, code
 def lambda_path(upstream_port: int, config: Path, requests: int, rounds: int, workdir: Path,
                 code: Path = ROOT) -> dict[str, float]:
     out = workdir / "lambda.json"
-    extra = {**TEMPLATE_ENV, "LAMBDAGATE_CONFIG": str(config)}
-    if code != ROOT:
-        extra["PYTHONPATH"] = str(code / "layers" / "lambdagate")
-    env = loopback.child_env(extra)
+    env = loopback.child_env({**TEMPLATE_ENV, "LAMBDAGATE_CONFIG": str(config), **checkout_env(code)})
     available = os.sched_getaffinity(0)
     cpus = GATEWAY_CPUS & available
 
@@ -217,9 +219,8 @@ def lambdagate_target(port: int, config: Path, log: Path, code: Path = ROOT, nam
                       env: dict[str, str] | None = None) -> Target:
     """The streaming function as deployed: ``functions/stream/run.sh`` (uvicorn) of the checkout ``code``."""
     full = {**TEMPLATE_ENV, "LAMBDAGATE_CONFIG": str(config), "PORT": str(port),
-            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", **(env or {})}
-    if code != ROOT:
-        full["PYTHONPATH"] = str(code / "layers" / "lambdagate")
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", **checkout_env(code),
+            **(env or {})}
     run = code / "functions" / "stream" / "run.sh"
     return Target(name, port, "gpt", [("authorization", f"Bearer {KEY}")],
                   lambda: loopback.start(["sh", str(run)], env=full, cpus=GATEWAY_CPUS, log=log))
@@ -356,9 +357,10 @@ async def wait_for_chat(target: Target, timeout: float = 60, interval: float = 0
 
 
 def serve_launch(config: Path, launches: int, soak: int, workdir: Path,
-                 codes: Sequence[tuple[str, Path]] = (("now", ROOT),)) -> dict[str, dict[str, float]]:
-    """``lambdagate serve`` of each checkout in ``codes``: launch -> first 200 (median, the checkouts'
-    launches alternating so drift moves them alike), then the first one's peak RSS after ``soak`` requests."""
+                 codes: Sequence[tuple[str, Path]] = (("now", ROOT),)) -> tuple[dict[str, float], float]:
+    """``lambdagate serve`` of each checkout in ``codes``: launch -> first 200 (the median of each; the
+    checkouts' launches alternate, so drift moves them alike), then the first one's peak RSS in MB
+    after ``soak`` requests."""
     executable = Path(sys.executable).parent / "lambdagate"
     times: dict[str, list[float]] = {name: [] for name, _ in codes}
     rss = 0.0
@@ -366,9 +368,8 @@ def serve_launch(config: Path, launches: int, soak: int, workdir: Path,
         for index, (name, code) in enumerate(codes):
             port = loopback.free_port()
             target = Target("serve", port, "gpt", [("authorization", f"Bearer {KEY}")], None)
-            env = {"PYTHONPATH": str(code / "layers" / "lambdagate")} if code != ROOT else None
             target.process = loopback.start([str(executable), "serve", "--config", str(config), "--port", str(port)],
-                                            env=env, cpus=GATEWAY_CPUS, log=workdir / "serve.log")
+                                            env=checkout_env(code), cpus=GATEWAY_CPUS, log=workdir / "serve.log")
             try:
                 seconds = _run(wait_for_chat(target, timeout=60))
                 if attempt:  # the first launch may write bytecode caches
@@ -381,8 +382,7 @@ def serve_launch(config: Path, launches: int, soak: int, workdir: Path,
                     rss = loopback.peak_rss_mb(target.process.pid)
             finally:
                 loopback.stop(target.process)
-    return {name: {"launch": statistics.median(runs), "peak rss": rss if index == 0 else 0.0}
-            for index, (name, runs) in enumerate(times.items())}
+    return {name: statistics.median(runs) for name, runs in times.items()}, rss
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -514,13 +514,12 @@ def main() -> None:
             report(targets, direct)
         if "serve" in only:
             codes = [("now", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
-            launched = serve_launch(config, args.launches, args.soak, workdir, codes)
-            now = launched["now"]
-            print(f"\nlambdagate serve: launch -> first 200 {now['launch']:.3f} s (median of {args.launches}); "
-                  f"peak RSS after {args.soak} requests {now['peak rss']:.1f} MB")
-            if "baseline" in launched:
-                before = launched["baseline"]["launch"]
-                print(f"  [baseline] launch -> first 200 {before:.3f} s; now / baseline {now['launch'] / before:.2f}")
+            launch, rss = serve_launch(config, args.launches, args.soak, workdir, codes)
+            print(f"\nlambdagate serve: launch -> first 200 {launch['now']:.3f} s (median of {args.launches}); "
+                  f"peak RSS after {args.soak} requests {rss:.1f} MB")
+            if "baseline" in launch:
+                print(f"  [baseline] launch -> first 200 {launch['baseline']:.3f} s; "
+                      f"now / baseline {launch['now'] / launch['baseline']:.2f}")
     finally:
         loopback.stop(upstream)
 

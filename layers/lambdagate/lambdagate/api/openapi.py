@@ -43,7 +43,7 @@ class ApiDocument:
     description: str
     routes: list[DocumentedRoute] = field(default_factory=list)
     schemas: dict[str, Callable[[], type[BaseModel]]] = field(default_factory=dict)
-    _document: dict[str, Any] | None = field(default=None, repr=False)
+    _document: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def add_route(self, route: DocumentedRoute) -> None:
         self.routes.append(route)
