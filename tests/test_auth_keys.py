@@ -125,6 +125,23 @@ def test_random_and_malformed_keys_cost_no_store_lookup(counting: tuple[TestClie
     assert store.calls == []  # not a key look-up, not even the model's alias or the settings
 
 
+def test_a_current_key_is_screened_and_hashed_once_a_request(counting: tuple[TestClient, CountingStore],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prefetch's screening (a CRC32 checksum) and hash serve the look-up too."""
+    from lambdagate.auth import keys
+
+    client, store = counting
+    checked: list[str] = []
+    hashed: list[str] = []
+    real_shape, real_hash = keys.key_shape, keys.hash_key
+    monkeypatch.setattr(keys, "key_shape", lambda key: checked.append(key) or real_shape(key))
+    monkeypatch.setattr(keys, "hash_key", lambda key: hashed.append(key) or real_hash(key))
+    response = client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {CURRENT_KEY}"})
+    assert response.status_code == 200, response.text
+    assert checked == hashed == [CURRENT_KEY]
+    assert store.calls.count("key") == 1
+
+
 def test_missing_key_costs_no_store_lookup(counting: tuple[TestClient, CountingStore]) -> None:
     client, store = counting
     assert client.post("/v1/chat/completions", json=CHAT).status_code == 401

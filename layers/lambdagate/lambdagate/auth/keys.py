@@ -122,11 +122,13 @@ def screened_hash(authorization: str | None, store: ConfigStore) -> str | None:
     return hash_key(key) if key is not None and may_look_up(key, store) else None
 
 
-def authenticate(authorization: str | None, store: ConfigStore) -> KeyRecord:
+def authenticate(authorization: str | None, store: ConfigStore, sha256: str | None = None) -> KeyRecord:
     """The key record for an ``Authorization: Bearer <key>`` header, or a 401.
 
     A key that fails the screening is refused without asking the store, with the same message as
-    an unknown key: the answer does not tell a prober which formats exist.
+    an unknown key: the answer does not tell a prober which formats exist. ``sha256``: what
+    :func:`screened_hash` returned for this header (the request path asks it first, to prefetch),
+    so the key is neither screened (a CRC32 checksum) nor hashed a second time.
     """
     if not authorization:
         raise AuthenticationFailed(
@@ -134,10 +136,12 @@ def authenticate(authorization: str | None, store: ConfigStore) -> KeyRecord:
             "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             code=None,
         )
-    key = bearer_key(authorization)
-    if key is None:
-        raise AuthenticationFailed("Invalid Authorization header: expected 'Bearer YOUR_KEY'.")
-    record = store.key(hash_key(key)) if may_look_up(key, store) else None
+    if sha256 is None:
+        key = bearer_key(authorization)
+        if key is None:
+            raise AuthenticationFailed("Invalid Authorization header: expected 'Bearer YOUR_KEY'.")
+        sha256 = hash_key(key) if may_look_up(key, store) else None
+    record = store.key(sha256) if sha256 is not None else None
     if record is None:
         # Unlike OpenAI, no part of the key is echoed: a response never carries a secret.
         raise AuthenticationFailed("Incorrect API key provided.")

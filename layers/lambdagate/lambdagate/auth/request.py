@@ -33,7 +33,7 @@ def authenticate_request(request: Request, store: ConfigStore, model: str | None
         # not even the model's alias (random model names would cost look-ups too).
         return authenticate(authorization, store)
     store.prefetch(sha256, model)
-    return authenticate(authorization, store)
+    return authenticate(authorization, store, sha256)
 
 
 API_KEY_HEADER = "x-api-key"
