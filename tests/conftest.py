@@ -455,6 +455,15 @@ def serve_gateway(_gateway_pool: GatewayPool) -> Iterator[Callable[[GatewayConfi
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def emf_directive(document: dict[str, Any], metric: str) -> dict[str, Any] | None:
+    """The metric directive of an EMF ``document`` that defines ``metric``: a request's document
+    holds one per metric set (by model, by error type, by key)."""
+    for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
+        if any(m["Name"] == metric for m in directive["Metrics"]):
+            return dict(directive)
+    return None
+
+
 def fixture_bytes(provider: str, name: str) -> bytes:
     """A recorded-shape fixture: tests/fixtures/<provider>/<name>."""
     return (FIXTURES / provider / name).read_bytes()

@@ -58,3 +58,33 @@ def test_the_powertools_switches(namespace: None, monkeypatch: pytest.MonkeyPatc
 def test_no_namespace_no_writer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(emf.NAMESPACE_ENV, raising=False)
     assert emf.EmfWriter.from_environment() is None
+
+
+def test_one_document_carries_every_metric_set_under_its_own_dimensions(
+        namespace: None, capsys: pytest.CaptureFixture[str]) -> None:
+    writer = emf.EmfWriter.from_environment()
+    assert writer is not None
+    text = writer.document(({"model": "gpt", "provider": "openai"}, [("Requests", emf.COUNT, 1)]),
+                           ({"model": "gpt", "error_type": "rate_limit_error"}, [("ErrorsByType", emf.COUNT, 1)]),
+                           ({"key": "alice", "model": "gpt"}, [("SpendUSD", emf.NO_UNIT, 0.5)]))
+    assert text.count("\n") == 1 and text.endswith("\n")
+    document = json.loads(text)
+    directives = document["_aws"]["CloudWatchMetrics"]
+    assert [d["Dimensions"] for d in directives] == [
+        [["model", "provider", "service"]], [["model", "error_type", "service"]], [["key", "model", "service"]]]
+    assert [[m["Name"] for m in d["Metrics"]] for d in directives] == [["Requests"], ["ErrorsByType"], ["SpendUSD"]]
+    assert {d["Namespace"] for d in directives} == {"lambdagate-test"}
+    # Every name a directive refers to is a member of the document's root, as the specification requires.
+    for directive in directives:
+        for name in [*directive["Dimensions"][0], *(m["Name"] for m in directive["Metrics"])]:
+            assert name in document
+    assert (document["model"], document["key"], document["service"]) == ("gpt", "alice", "lambdagate")
+    assert (document["Requests"], document["ErrorsByType"], document["SpendUSD"]) == ([1.0], [1.0], [0.5])
+
+
+def test_a_dimension_with_two_values_is_refused(namespace: None) -> None:
+    writer = emf.EmfWriter.from_environment()
+    assert writer is not None
+    with pytest.raises(ValueError, match="model"):
+        writer.document(({"model": "gpt"}, [("Requests", emf.COUNT, 1)]), ({"model": "other"}, [("X", emf.COUNT, 1)]))
+

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 import fake_openai
-from conftest import FakeUpstream, ServerThread, make_config
+from conftest import FakeUpstream, ServerThread, emf_directive, make_config
 from lambdagate import lambda_runtime, upstream_http
 from lambdagate.auth import generate_key
 from lambdagate.observability import RequestRecord, powertools
@@ -306,12 +306,7 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
 
 
 def _emf(lines: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    found = []
-    for line in lines:
-        for directive in line.get("_aws", {}).get("CloudWatchMetrics", []):
-            if any(m["Name"] == metric for m in directive["Metrics"]):
-                found.append(line)
-    return found
+    return [line for line in lines if emf_directive(line, metric) is not None]
 
 
 def _v(doc: dict[str, Any], name: str) -> Any:
@@ -357,12 +352,16 @@ def test_request_log_and_metrics(file_config: Path, telemetry: None, capsys: pyt
     requests = _emf(lines, "Requests")
     assert len(requests) == 2  # one EMF document per request, the streamed one included
     for doc in requests:
-        directive = doc["_aws"]["CloudWatchMetrics"][0]
+        directive = emf_directive(doc, "Requests")
+        assert directive is not None
         assert directive["Namespace"] == "lambdagate-test"
         assert sorted(directive["Dimensions"][0]) == ["model", "provider", "service"]
         assert (doc["model"], doc["provider"], _v(doc, "Requests"), _v(doc, "Errors")) == ("mock-gpt", "mock", 1, 0)
         assert _v(doc, "PromptTokens") > 0 and _v(doc, "CompletionTokens") > 0 and _v(doc, "Latency") > 0
     assert _emf(lines, "TimeToFirstToken") == [requests[1]]
+    # The by-key metrics are a second directive of the same document, not a document of their own.
+    assert _emf(lines, "KeyRequests") == requests
+    assert len([line for line in lines if "_aws" in line]) == 2
     assert _emf(lines, "ErrorsByType") == []
 
     # Neither the client key nor the prompt ever reaches the logs or the metrics.
@@ -381,8 +380,9 @@ def test_errors_are_counted_by_type_without_client_chosen_dimensions(
     errors = _emf(lines, "ErrorsByType")
     assert len(errors) == 1
     assert (errors[0]["error_type"], errors[0]["model"], errors[0]["provider"]) == ("invalid_request_error", NONE, NONE)
-    assert sorted(errors[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == [
-        "error_type", "model", "provider", "service"]
+    directive = emf_directive(errors[0], "ErrorsByType")
+    assert directive is not None
+    assert sorted(directive["Dimensions"][0]) == ["error_type", "model", "provider", "service"]
     assert _v(_emf(lines, "Requests")[0], "Errors") == 1
     assert "attacker-chosen-name" not in json.dumps(_emf(lines, "Requests") + errors)
 

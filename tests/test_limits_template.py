@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import cfn_yaml
 
+from conftest import emf_directive
 from lambdagate.limits.dynamodb import describe_table
 from lambdagate.observability import metrics
 
@@ -87,11 +88,11 @@ def test_emf_spend_by_key_team_and_model(telemetry: None, capsys: pytest.Capture
         RequestRecord(request_id="r3", endpoint="chat", status=401, error_type="x"),  # no key
     ]
     sys.stdout.write("".join(metrics.metric_lines(record) for record in records))
-    by_key = [d for d in _docs(capsys.readouterr().out)
-              if any(m["Name"] == metrics.KEY_REQUESTS for m in d["_aws"]["CloudWatchMetrics"][0]["Metrics"])]
+    by_key = [d for d in _docs(capsys.readouterr().out) if emf_directive(d, metrics.KEY_REQUESTS) is not None]
     assert len(by_key) == 2
     first, second = by_key
-    assert sorted(first["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["key", "model", "service", "team"]
+    directive = emf_directive(first, metrics.KEY_REQUESTS)
+    assert directive is not None and sorted(directive["Dimensions"][0]) == ["key", "model", "service", "team"]
     assert (first["key"], first["team"], first["model"]) == ("alice", "research", "gpt")
 
     def value(doc: dict[str, Any], name: str) -> Any:

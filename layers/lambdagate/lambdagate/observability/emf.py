@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pydantic_core import to_json
@@ -33,6 +33,8 @@ COUNT, MILLISECONDS, NO_UNIT = "Count", "Milliseconds", "None"
 
 # (name, unit, value) of one metric in a document.
 Metric = tuple[str, str, float]
+# The dimension values and the metrics of one directive.
+MetricSet = tuple[Mapping[str, str], Iterable[Metric]]
 
 
 def _true(value: str | None) -> bool:
@@ -49,12 +51,14 @@ def disabled() -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _metrics_head(namespace: str, dimensions: tuple[str, ...], definitions: tuple[tuple[str, str], ...]) -> str:
+def _metrics_head(namespace: str, directives: tuple[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], ...]) -> str:
     """The ``CloudWatchMetrics`` member of a document, as JSON text: the same for every request that
     writes the same metrics under the same dimension names, so it is serialized once (a document's
-    cost halved)."""
-    member = {"CloudWatchMetrics": [{"Namespace": namespace, "Dimensions": [list(dimensions)],
-                                     "Metrics": [{"Name": name, "Unit": unit} for name, unit in definitions]}]}
+    cost halved). ``directives``: each metric set's dimension names and (name, unit) definitions."""
+    member = {"CloudWatchMetrics": [
+        {"Namespace": namespace, "Dimensions": [list(dimensions)],
+         "Metrics": [{"Name": name, "Unit": unit} for name, unit in definitions]}
+        for dimensions, definitions in directives]}
     return to_json(member).decode()[1:-1]
 
 
@@ -71,30 +75,50 @@ class EmfWriter:
         namespace = environment.read(NAMESPACE_ENV)
         if not namespace:
             return None
-        return cls(namespace, environment.read(SERVICE_ENV) or None, enabled=not disabled())
+        return _writer(namespace, environment.read(SERVICE_ENV) or None, not disabled())
 
-    def document(self, dimensions: dict[str, str], metrics: Iterable[Metric]) -> str:
-        """One document (a line): ``metrics`` under one dimension set, ``dimensions`` + ``service``.
+    def document(self, *sets: MetricSet) -> str:
+        """One document (a line) holding every set's metrics, each under its own dimension set
+        (its dimensions + ``service``).
 
-        Empty when metrics are switched off. The caller writes it, with the request's other
-        lines in one write: stdout is unbuffered under the Web Adapter, so each write is a
-        system call, and Lambda splits what it reads at newlines into log events anyway.
+        The EMF specification lets one document carry several metric directives over the same
+        root members; a request's sets (by model, by error type, by key) share the ``model``
+        value, so one document, not one per set, is serialized and written: fewer bytes for
+        CloudWatch Logs to ingest and about a tenth less of the request's telemetry CPU. A single
+        set gives the document Powertools prints. Empty when metrics are switched off. The caller
+        writes it, with the request's other lines in one write: stdout is unbuffered under the Web
+        Adapter, so each write is a system call, and Lambda splits what it reads at newlines into
+        log events anyway.
         """
         if not self.enabled:
             return ""
-        values: dict[str, object] = dict(dimensions)
-        if self.service is not None and "service" not in values:
+        values: dict[str, object] = {}
+        for dimensions, _ in sets:
+            for name, label in dimensions.items():
+                if values.setdefault(name, label) != label:
+                    raise ValueError(f"dimension {name!r} has two values in one document")
+        service = self.service is not None and "service" not in values
+        if service:
             values["service"] = self.service
-        names = tuple(values)
-        definitions = []
-        for name, unit, value in metrics:
-            definitions.append((name, unit))
-            values[name] = [float(value)]
-        head = _metrics_head(self.namespace, names, tuple(definitions))
+        directives = []
+        for dimensions, metrics in sets:
+            definitions = []
+            for name, unit, value in metrics:
+                definitions.append((name, unit))
+                values[name] = [float(value)]
+            directives.append(((*dimensions, "service") if service else tuple(dimensions), tuple(definitions)))
+        head = _metrics_head(self.namespace, tuple(directives))
         # The document's other members, ``{...}``, joined after the ``_aws`` member.
         return f'{{"_aws":{{"Timestamp":{int(time.time() * 1000)},{head}}},{to_json(values).decode()[1:]}\n'
 
-    def write(self, dimensions: dict[str, str], metrics: Iterable[Metric]) -> None:
-        """One document, written to stdout now."""
-        if text := self.document(dimensions, metrics):
+    def write(self, dimensions: Mapping[str, str], metrics: Iterable[Metric]) -> None:
+        """One document of one metric set, written to stdout now."""
+        if text := self.document((dimensions, metrics)):
             sys.stdout.write(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _writer(namespace: str, service: str | None, enabled: bool) -> EmfWriter:
+    """One writer per environment: a frozen dataclass costs a few ``object.__setattr__`` calls to
+    build, and every request asks for its writer."""
+    return EmfWriter(namespace, service, enabled)

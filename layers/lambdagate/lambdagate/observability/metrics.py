@@ -1,21 +1,22 @@
 """CloudWatch metrics of one request, per model and provider, in Embedded Metric Format.
 
-Each request writes its own EMF documents (stdout lines, :mod:`lambdagate.observability.emf`) as
+Each request writes its own EMF document (a stdout line, :mod:`lambdagate.observability.emf`) as
 soon as it ends, on the buffered path and at the end of a stream alike, so no metric waits for a
 handler to return: under the Lambda Web Adapter the response stream outlives nothing that a
 decorator could hook.
 
 Dimensions are ``model`` and ``provider`` (plus ``service``); failures are also counted per
-``error_type`` in a second document. Only a model that routed (an alias the key may use, known
-to the configuration) becomes a dimension value: a client that sends random model names must not
-create a custom metric per name, so those requests are counted under ``model=(none)``.
+``error_type``, and authenticated requests per key and team, in further metric sets of the same
+document. Only a model that routed (an alias the key may use, known to the configuration)
+becomes a dimension value: a client that sends random model names must not create a custom
+metric per name, so those requests are counted under ``model=(none)``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lambdagate.observability.emf import COUNT, MILLISECONDS, NO_UNIT, EmfWriter, Metric
+from lambdagate.observability.emf import COUNT, MILLISECONDS, NO_UNIT, EmfWriter, Metric, MetricSet
 
 if TYPE_CHECKING:
     from lambdagate.observability.record import RequestRecord
@@ -39,7 +40,8 @@ def dimensions(record: RequestRecord) -> dict[str, str]:
 
 
 def metric_lines(record: RequestRecord) -> str:
-    """The record's EMF documents as stdout lines (one, two when the request failed, one more by key)."""
+    """The record's EMF document as a stdout line: its metric sets by model and provider, by error
+    type when the request failed, and by key, team and model once the key was known."""
     writer = EmfWriter.from_environment()
     if writer is None:
         return ""
@@ -53,13 +55,13 @@ def metric_lines(record: RequestRecord) -> str:
         values.append((PROMPT_TOKENS, COUNT, record.prompt_tokens))
     if record.completion_tokens is not None:
         values.append((COMPLETION_TOKENS, COUNT, record.completion_tokens))
-    lines = writer.document(dims, values)
+    sets: list[MetricSet] = [(dims, values)]
     if failed:
-        lines += writer.document({**dims, "error_type": record.error_type or f"http_{record.status}"},
-                                 [(ERRORS_BY_TYPE, COUNT, 1)])
+        error_type = record.error_type or f"http_{record.status}"
+        sets.append(({**dims, "error_type": error_type}, [(ERRORS_BY_TYPE, COUNT, 1)]))
     if record.key_name is not None:
-        lines += _by_key(writer, record, dims["model"])
-    return lines
+        sets.append(_by_key(record, dims["model"]))
+    return writer.document(*sets)
 
 
 # --- spend and limits per key, team and model (lambdagate.limits) ------------------------------
@@ -68,8 +70,8 @@ SPEND, KEY_REQUESTS = "SpendUSD", "KeyRequests"
 LIMIT_REJECTIONS, LIMIT_STORE_ERRORS = "LimitRejections", "LimitStoreErrors"
 
 
-def _by_key(writer: EmfWriter, record: RequestRecord, model: str) -> str:
-    """One more EMF document for an authenticated request, by ``key``, ``team`` and ``model``.
+def _by_key(record: RequestRecord, model: str) -> MetricSet:
+    """The metric set of an authenticated request, by ``key``, ``team`` and ``model``.
 
     Key and team names come from the configuration (a request only gets here once its key is
     known), so they bound the dimension values as the model's do.
@@ -78,7 +80,7 @@ def _by_key(writer: EmfWriter, record: RequestRecord, model: str) -> str:
                             (LIMIT_STORE_ERRORS, COUNT, 1 if record.limits_error else 0)]
     if record.cost_usd is not None:
         values.append((SPEND, NO_UNIT, round(record.cost_usd, 10)))
-    return writer.document({"key": record.key_name or NONE, "team": record.team or NONE, "model": model}, values)
+    return {"key": record.key_name or NONE, "team": record.team or NONE, "model": model}, values
 
 
 def emit_limit_store_error(operation: str) -> None:
