@@ -24,6 +24,7 @@ from lambdagate.errors import AuthenticationFailed, InvalidRequest, UnsupportedP
 from lambdagate.observability import RequestRecord, usage_of
 from lambdagate.providers.base import UNSET, CallContext, Capabilities, JSONBody, Param, RawJSON, map_params
 from lambdagate.types import ChatCompletionRequest, CompletionRequest, NamedToolChoice
+from lambdagate.wire import as_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,6 +204,10 @@ def test_usage_of_raw_and_dict() -> None:
     assert usage_of(RawJSON(b'{"usage":null}')) is None
     assert usage_of({"usage": {"prompt_tokens": 1}}) == {"prompt_tokens": 1}
     assert usage_of(RawJSON(b'{"id":"no usage here"}')) is None
+    # Bytes the provider layer parsed already are read from that value, not decoded again.
+    parsed = RawJSON(b'{"usage":{"prompt_tokens":1}}', value={"usage": {"prompt_tokens": 2}})
+    assert usage_of(parsed) == {"prompt_tokens": 2} and as_dict(parsed) == {"usage": {"prompt_tokens": 2}}
+    assert usage_of(RawJSON(b'{"usage":{"prompt_tokens":1}}', value={"id": "x"})) is None
 
 
 def _collect(gen: AsyncIterator[bytes]) -> list[bytes]:

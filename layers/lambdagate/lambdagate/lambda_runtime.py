@@ -30,6 +30,8 @@ from collections.abc import Callable, Collection
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from lambdagate.observability import powertools
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -63,7 +65,6 @@ def prepare(upstream: bool = True) -> None:
     from importlib import import_module
 
     from lambdagate import upstream_http
-    from lambdagate.observability import powertools
 
     powertools.setup()
     if upstream:
@@ -87,18 +88,17 @@ def api_handler(endpoints: Collection[str]) -> LambdaHandler:
     from mangum import Mangum
 
     from lambdagate.api import create_app
+    from lambdagate.lambda_events import OneScopeHTTPGateway
 
     calls_providers = any(endpoint != "models" for endpoint in endpoints)
     prepare(upstream=calls_providers)
     app = create_app(endpoints=endpoints, documented=False)
     _adopt(app, providers=calls_providers)
-    mangum = Mangum(ReadPendingEvents(app), lifespan="off")
+    mangum = Mangum(ReadPendingEvents(app), lifespan="off", custom_handlers=[OneScopeHTTPGateway])
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         _set_correlation_id(getattr(context, "aws_request_id", None))
         return fit_payload(mangum(event, context))
-
-    from lambdagate.observability import powertools
 
     if powertools.logging_enabled():
         # Every log line of the invocation gets the function's name, version and cold_start flag.
@@ -304,8 +304,6 @@ def _request_id(raw: bytes) -> str | None:
 
 
 def _set_correlation_id(request_id: str | None) -> None:
-    from lambdagate.observability import powertools
-
     if request_id and powertools.logging_enabled():
         powertools.logger().set_correlation_id(request_id)
 

@@ -16,9 +16,15 @@ from pydantic_core import from_json
 
 @dataclass(frozen=True, slots=True)
 class RawJSON:
-    """An upstream's OpenAI-shaped JSON, forwarded as bytes without being parsed again."""
+    """An upstream's OpenAI-shaped JSON, forwarded as bytes without being parsed again.
+
+    ``value``, when given, is the same JSON as the provider layer already parsed it (to check its
+    shape): the API layer and observability read usage or fields from it instead of decoding the
+    bytes a second time. It is never written; the bytes are.
+    """
 
     data: bytes
+    value: Any = field(default=None, compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +36,6 @@ class RawEvent(RawJSON):
     """
 
     event: str
-    value: Any = field(default=None, compare=False, repr=False)
 
 
 JSONBody: TypeAlias = dict[str, Any] | RawJSON
@@ -40,10 +45,10 @@ JSONBody: TypeAlias = dict[str, Any] | RawJSON
 def as_dict(body: JSONBody) -> dict[str, Any]:
     """A body as a dict, for the code that must read inside it (fan-out merges, front doors).
 
-    Passthrough bytes are parsed (an event's ``value`` when the reader already did); they were
+    Passthrough bytes are parsed (their ``value`` when the provider layer already did); they were
     checked to be a JSON object where they came in, and anything else reads as empty.
     """
     if not isinstance(body, RawJSON):
         return body
-    value = body.value if isinstance(body, RawEvent) and body.value is not None else from_json(body.data)
+    value = body.value if body.value is not None else from_json(body.data)
     return value if isinstance(value, dict) else {}

@@ -108,10 +108,11 @@ class Gateway:
             error = GatewayError("The gateway failed to process the request.", status=500)
             record.status, record.error_type = error.status, error.type
             response = render_error(error, headers)
+        if isinstance(response, StreamingResponse):
+            return response  # the relay finishes the accounting and writes the record when the stream ends
         response = await self.limits.finish(record, response)  # cost header and record, spend settled after
-        if not isinstance(response, StreamingResponse):
-            record.latency_ms = (time.perf_counter() - started) * 1000
-            record_request(record)
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        record_request(record)
         return response
 
     async def complete(self, request: Request, endpoint: Literal["chat", "completions"]) -> Response:

@@ -20,6 +20,7 @@ host of its ``api_base`` (api.groq.com is Groq), or a provider named like a vend
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -67,14 +68,14 @@ def vendor_of(provider_type: str, api_base: str | None, provider_name: str) -> s
 
 def resolve_price(vendor: str | None, model: str, override: PriceOverride | None = None) -> Price | None:
     """The price of ``model`` at ``vendor`` with a deployment's ``override`` applied, or None if unknown."""
-    from lambdagate.cost.prices import Price, lookup
-
-    price = lookup(vendor, model)
+    price = _table_lookup()(vendor, model)
     if override is not None:
         given = {name: getattr(override, name) for name in _FIELDS if getattr(override, name) is not None}
         if price is None:
             if "input" not in given or "output" not in given:
                 return None
+            from lambdagate.cost.prices import Price
+
             price = Price(given.pop("input"), given.pop("output"))
         if given:
             # A deployment priced on its own has no long-context tiers unless the table's are kept whole.
@@ -82,6 +83,16 @@ def resolve_price(vendor: str | None, model: str, override: PriceOverride | None
         if override.scale is not None:
             price = price.scaled(override.scale)
     return price
+
+
+@functools.cache
+def _table_lookup() -> Callable[[str | None, str], Price | None]:
+    """:func:`lambdagate.cost.prices.lookup`, imported on first use: the table loads with the first
+    priced request, not with this module; an import statement run on every request cost more than
+    the (cached) look-up it served."""
+    from lambdagate.cost.prices import lookup
+
+    return lookup
 
 
 def cost_of(tokens: Tokens, price: Price) -> Decimal:

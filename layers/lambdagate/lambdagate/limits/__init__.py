@@ -30,8 +30,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lambdagate.config.schema import KeyRecord, LimitsSettings, PriceOverride, Team
+from lambdagate.cost import Tokens, cost_of, format_usd, resolve_price, vendor_of
 from lambdagate.limits.errors import KeyInactive, LimitsUnavailable, StoreError
 from lambdagate.observability.records import usage_of
+from lambdagate.providers.presets import PRESETS
 from lambdagate.wire import RawJSON
 
 # The store's types, windows and prices are imported where a request first needs them: a key
@@ -265,14 +267,14 @@ class Limits:
                                     headers={"retry-after": "1"})
 
     async def finish(self, record: RequestRecord, response: Response) -> Response:
-        """The end of a buffered request: cost header, record fields, settlement after the answer."""
+        """The end of a buffered request: cost header, record fields, settlement after the answer.
+
+        Not called for a stream's response: the relay finishes the stream's accounting when it
+        ends (:meth:`RequestAccounting.trailer`, read from this request's context).
+        """
         accounting = _CURRENT.get()
         if accounting is None:
             return response
-        from starlette.responses import StreamingResponse
-
-        if isinstance(response, StreamingResponse):
-            return response  # the relay finishes it when the stream ends (it reads it from this context)
         _CURRENT.set(None)
         accounting.finish(record)
         if accounting.cost_text is not None and response.status_code < 400:
@@ -306,8 +308,6 @@ class Limits:
     # --- prices ------------------------------------------------------------------------------------
 
     def price(self, alias: str | None, provider: str, model: str) -> Price | None:
-        from lambdagate.cost import resolve_price, vendor_of
-        from lambdagate.providers.presets import PRESETS
 
         try:
             config = self.config.provider(provider)
@@ -342,15 +342,12 @@ class Limits:
         price = self.price(record.model, record.provider, record.upstream_model)
         if price is None:
             return None
-        from lambdagate.cost import Tokens, cost_of
-
         return cost_of(Tokens(record.prompt_tokens or 0, record.completion_tokens or 0, record.cached_tokens or 0,
                               record.cache_write_tokens or 0, record.audio_prompt_tokens or 0,
                               record.audio_completion_tokens or 0), price)
 
 
 def _refusal_error(refusal: Refusal, now: float) -> Exception:
-    from lambdagate.cost import format_usd
     from lambdagate.limits.errors import QuotaExceeded, RateLimited
     from lambdagate.limits.windows import seconds_to_next_minute
 
@@ -406,8 +403,6 @@ class RequestAccounting:
         except Exception as exc:  # a price problem never fails a served request
             logger.warning("cost not computed: %s", exc)
         if self.cost is not None:
-            from lambdagate.cost import format_usd
-
             record.cost_usd = float(self.cost)
             self.cost_text = format_usd(self.cost)
         if record.limited is not None:

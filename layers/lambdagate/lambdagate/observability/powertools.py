@@ -125,8 +125,6 @@ def setup() -> None:
     """Build what the environment enables now (Lambda init) rather than on the first request."""
     if logging_enabled():
         logger()
-    if metrics_enabled():
-        import lambdagate.observability.metrics  # noqa: F401  (the request's metrics writer)
 
 
 def reset() -> None:

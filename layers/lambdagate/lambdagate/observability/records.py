@@ -16,6 +16,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from lambdagate.observability import powertools
+from lambdagate.observability.metrics import metric_lines
 from lambdagate.observability.record import RequestRecord
 from lambdagate.wire import JSONBody, RawJSON
 
@@ -43,13 +44,11 @@ def record_request(record: RequestRecord) -> None:
         logger.info(to_json(line).decode())
     if powertools.metrics_enabled():
         try:
-            from lambdagate.observability.metrics import metric_lines
-
             text += metric_lines(record)
         except Exception as exc:  # a broken metric must not turn a served request into a 500
             logger.warning("metrics not emitted: %s", exc)
     if text:
-        # One write for the log line and the EMF documents: stdout is unbuffered where it matters.
+        # One write for the log line and the EMF document: stdout is unbuffered where it matters.
         sys.stdout.write(text)
 
 
@@ -58,14 +57,20 @@ _DECODER = json.JSONDecoder()  # stateless: one serves every call (building one 
 
 
 def usage_of(body: JSONBody) -> dict[str, Any] | None:
-    """The ``usage`` object of a response or chunk, read from raw bytes without a full parse.
+    """The ``usage`` object of a response or chunk: from its parsed value when the provider layer
+    kept one, else read from the raw bytes without a full parse (the usage object sits at the end
+    of OpenAI responses, so decoding from its key is cheap)."""
+    if isinstance(body, RawJSON):
+        if body.value is None:
+            return _usage_in_bytes(body.data)
+        parsed: Any = body.value
+    else:
+        parsed = body
+    usage = parsed.get("usage") if isinstance(parsed, dict) else None
+    return usage if isinstance(usage, dict) else None
 
-    The usage object sits at the end of OpenAI responses, so decoding from its key is cheap.
-    """
-    if not isinstance(body, RawJSON):
-        usage = body.get("usage")
-        return usage if isinstance(usage, dict) else None
-    data = body.data
+
+def _usage_in_bytes(data: bytes) -> dict[str, Any] | None:
     at = data.rfind(_USAGE)
     if at < 0:
         return None

@@ -53,7 +53,7 @@ def completion(reply: http.Reply, target: Target) -> JSONBody:
     body = reply.value
     if not isinstance(body.get("choices"), list):
         raise http.bad_answer(target, "an object that is not a completion")
-    return body if normalize_completion(body, target) else RawJSON(reply.content)
+    return body if normalize_completion(body, target) else RawJSON(reply.content, value=body)
 _OPENAI_FINISH = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call", None})
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lambdagate.providers import http
@@ -93,14 +94,10 @@ class OpenAIProvider(HTTPProvider):
         return str(target.option("api") or ("auto" if openai_itself else "chat"))
 
     async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-        from lambdagate.providers.openai.responses_api import bridge
-
-        return await bridge.chat(self, request, target, ctx)
+        return await _bridge().chat(self, request, target, ctx)
 
     def chat_stream(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> AsyncIterator[JSONBody]:
-        from lambdagate.providers.openai.responses_api import bridge
-
-        return bridge.chat_stream(self, request, target, ctx)
+        return _bridge().chat_stream(self, request, target, ctx)
 
     def prepare_responses(self, request: ChatCompletionRequest, target: Target, ctx: CallContext, *, stream: bool,
                           encrypted_reasoning: bool) -> UpstreamCall:
@@ -148,3 +145,14 @@ def _is_openai_itself(api_base: str) -> bool:
     from urllib.parse import urlsplit
 
     return urlsplit(api_base).hostname == "api.openai.com"
+
+
+@functools.cache
+def _bridge() -> ModuleType:
+    """The chat-through-Responses bridge, imported with the first chat call rather than with the
+    adapter (embeddings need none of it), and then kept: an import statement on every chat call
+    cost about a microsecond."""
+    from lambdagate.providers.openai.responses_api import bridge
+
+    return bridge
+

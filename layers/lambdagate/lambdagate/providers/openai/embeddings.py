@@ -38,7 +38,7 @@ def build_body(request: EmbeddingRequest, model: str) -> dict[str, Any]:
 def embedding_list(reply: http.Reply, target: Target) -> RawJSON:
     if not isinstance(reply.value.get("data"), list):
         raise http.bad_answer(target, "an object that is not an embedding list")
-    return RawJSON(reply.content)
+    return RawJSON(reply.content, value=reply.value)
 
 
 async def embed(provider: OpenAIProvider, request: EmbeddingRequest, target: Target, ctx: CallContext) -> RawJSON:

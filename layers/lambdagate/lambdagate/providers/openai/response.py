@@ -15,7 +15,7 @@ from lambdagate.wire import RawJSON
 def completion(reply: http.Reply, target: Target) -> RawJSON:
     if not isinstance(reply.value.get("choices"), list):
         raise http.bad_answer(target, "an object that is not a completion")
-    return RawJSON(reply.content)
+    return RawJSON(reply.content, value=reply.value)
 
 
 def has_error(value: object) -> bool:

@@ -51,7 +51,7 @@ def has_error(value: Any) -> bool:
 def response(reply: http.Reply, target: Target) -> RawJSON:
     if reply.value.get("object") != "response":
         raise http.bad_answer(target, "an object that is not a response")
-    return RawJSON(reply.content)
+    return RawJSON(reply.content, value=reply.value)
 
 
 class PassthroughEvents(NamedEventPassthrough):
