@@ -87,4 +87,3 @@ def test_a_dimension_with_two_values_is_refused(namespace: None) -> None:
     assert writer is not None
     with pytest.raises(ValueError, match="model"):
         writer.document(({"model": "gpt"}, [("Requests", emf.COUNT, 1)]), ({"model": "other"}, [("X", emf.COUNT, 1)]))
-

@@ -249,6 +249,50 @@ def test_app_is_built_once_per_environment(file_config: Path, monkeypatch: pytes
     assert built == []
 
 
+@pytest.mark.parametrize(("kind", "built_by"), [("http", "OneScopeHTTPGateway"), ("url", "OneScopeHTTPGateway"),
+                                               ("rest", "APIGateway")])
+def test_an_invocation_builds_its_asgi_scope_once(file_config: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  kind: str, built_by: str) -> None:
+    """Mangum's HTTP API handler built the scope a second time to answer; the gateway's keeps the first.
+    REST events stay with Mangum's own handler, which builds it once."""
+    from mangum.handlers import APIGateway, HTTPGateway
+
+    builds: list[str] = []
+
+    def counted(real: property) -> property:
+        def scope(handler: Any) -> Any:
+            builds.append(type(handler).__name__)
+            assert real.fget is not None
+            return real.fget(handler)
+        return property(scope)
+
+    for cls in (HTTPGateway, APIGateway):
+        monkeypatch.setattr(cls, "scope", counted(cls.__dict__["scope"]))
+    module = load_function("chat")
+    result = invoke(module, event("chat", kind), f"req-{kind}")
+    assert result["statusCode"] == 200, result
+    assert json.loads(result["body"])["choices"][0]["message"]["content"]
+    assert builds == [built_by]
+
+
+def test_limits_finish_a_buffered_answer_once_and_leave_a_stream_to_its_relay(
+        file_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdagate.limits import Limits
+
+    finished: list[bool | None] = []
+    real = Limits.finish
+
+    async def spy(self: Limits, record: RequestRecord, response: Any) -> Any:
+        finished.append(record.stream)
+        return await real(self, record, response)
+
+    monkeypatch.setattr(Limits, "finish", spy)
+    module = load_function("chat")
+    assert invoke(module, event("chat", "http"), "req-buffered")["statusCode"] == 200
+    assert invoke(module, event("chat-stream", "url"), "req-streamed")["statusCode"] == 200
+    assert finished == [False]
+
+
 # --- SSM: cache after the first look-ups, last good values through an outage ---------------------
 
 

@@ -24,7 +24,7 @@ from lambdagate.errors import AuthenticationFailed, InvalidRequest, UnsupportedP
 from lambdagate.observability import RequestRecord, usage_of
 from lambdagate.providers.base import UNSET, CallContext, Capabilities, JSONBody, Param, RawJSON, map_params
 from lambdagate.types import ChatCompletionRequest, CompletionRequest, NamedToolChoice
-from lambdagate.wire import as_dict
+from lambdagate.wire import RawEvent, as_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -208,6 +208,9 @@ def test_usage_of_raw_and_dict() -> None:
     parsed = RawJSON(b'{"usage":{"prompt_tokens":1}}', value={"usage": {"prompt_tokens": 2}})
     assert usage_of(parsed) == {"prompt_tokens": 2} and as_dict(parsed) == {"usage": {"prompt_tokens": 2}}
     assert usage_of(RawJSON(b'{"usage":{"prompt_tokens":1}}', value={"id": "x"})) is None
+    # An event's usage may be nested (Anthropic's message_start): its bytes are read, as before.
+    data = b'{"type":"message_start","message":{"usage":{"input_tokens":5}}}'
+    assert usage_of(RawEvent(data, event="message_start", value=json.loads(data))) == {"input_tokens": 5}
 
 
 def _collect(gen: AsyncIterator[bytes]) -> list[bytes]:

@@ -45,7 +45,9 @@ JSONBody: TypeAlias = dict[str, Any] | RawJSON
 def as_dict(body: JSONBody) -> dict[str, Any]:
     """A body as a dict, for the code that must read inside it (fan-out merges, front doors).
 
-    Passthrough bytes are parsed (their ``value`` when the provider layer already did); they were
+    The result may be the body's own ``value``, shared with every other reader: read it, never
+    change it (copy first). Passthrough bytes are parsed (their ``value`` when the provider layer
+    already did); they were
     checked to be a JSON object where they came in, and anything else reads as empty.
     """
     if not isinstance(body, RawJSON):

@@ -308,7 +308,6 @@ class Limits:
     # --- prices ------------------------------------------------------------------------------------
 
     def price(self, alias: str | None, provider: str, model: str) -> Price | None:
-
         try:
             config = self.config.provider(provider)
         except Exception:

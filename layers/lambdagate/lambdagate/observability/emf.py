@@ -3,9 +3,10 @@
 Powertools' ``EphemeralMetrics`` wrote these before; it validates every name, unit and value
 through its own helpers on each ``add_metric`` and buffers the set in nested dicts, which came to
 about a tenth of a buffered request's CPU on the development machine for the two or three
-documents each request writes. The gateway's metric names, units and dimension names are fixed
-in code, so nothing here needs checking at run time; the document is the same one Powertools
-prints (values as one-element lists, the ``service`` dimension last), and the same variables
+documents each request then wrote (one now: :meth:`EmfWriter.document`). The gateway's metric
+names, units and dimension names are fixed in code, so nothing here needs checking at run time;
+a document of one metric set is the one Powertools prints (values as one-element lists, the
+``service`` dimension last), and the same variables
 switch it: ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_SERVICE_NAME``,
 ``POWERTOOLS_METRICS_DISABLED`` and ``POWERTOOLS_DEV``.
 
@@ -98,8 +99,7 @@ class EmfWriter:
             for name, label in dimensions.items():
                 if values.setdefault(name, label) != label:
                     raise ValueError(f"dimension {name!r} has two values in one document")
-        service = self.service is not None and "service" not in values
-        if service:
+        if self.service is not None and "service" not in values:
             values["service"] = self.service
         directives = []
         for dimensions, metrics in sets:
@@ -107,7 +107,10 @@ class EmfWriter:
             for name, unit, value in metrics:
                 definitions.append((name, unit))
                 values[name] = [float(value)]
-            directives.append(((*dimensions, "service") if service else tuple(dimensions), tuple(definitions)))
+            names = tuple(dimensions)
+            if self.service is not None and "service" not in dimensions:
+                names += ("service",)
+            directives.append((names, tuple(definitions)))
         head = _metrics_head(self.namespace, tuple(directives))
         # The document's other members, ``{...}``, joined after the ``_aws`` member.
         return f'{{"_aws":{{"Timestamp":{int(time.time() * 1000)},{head}}},{to_json(values).decode()[1:]}\n'

@@ -18,7 +18,7 @@ from pydantic_core import to_json
 from lambdagate.observability import powertools
 from lambdagate.observability.metrics import metric_lines
 from lambdagate.observability.record import RequestRecord
-from lambdagate.wire import JSONBody, RawJSON
+from lambdagate.wire import JSONBody, RawEvent, RawJSON
 
 logger = logging.getLogger("lambdagate.request")
 
@@ -57,11 +57,12 @@ _DECODER = json.JSONDecoder()  # stateless: one serves every call (building one 
 
 
 def usage_of(body: JSONBody) -> dict[str, Any] | None:
-    """The ``usage`` object of a response or chunk: from its parsed value when the provider layer
-    kept one, else read from the raw bytes without a full parse (the usage object sits at the end
-    of OpenAI responses, so decoding from its key is cheap)."""
+    """The ``usage`` object of a response or chunk: the top-level one of the parsed value a whole
+    answer's passthrough bytes carry, else read from the raw bytes without a full parse (the last
+    ``"usage"`` key: it sits at the end of OpenAI responses, so decoding from it is cheap)."""
     if isinstance(body, RawJSON):
-        if body.value is None:
+        # An event's usage may sit inside it (``message.usage``, ``response.usage``): its bytes are read.
+        if body.value is None or isinstance(body, RawEvent):
             return _usage_in_bytes(body.data)
         parsed: Any = body.value
     else:

@@ -81,8 +81,8 @@ async def chat_stream(
         if chunk.get("usage") and not chunk.get("choices"):
             usage = shapes.add_usage(usage, chunk["usage"])
             continue
-        chunk.pop("usage", None)
-        yield {**chunk, **identity, "choices": [{**c, "index": index} for c in chunk.get("choices", [])]}
+        yield {**{name: value for name, value in chunk.items() if name != "usage"}, **identity,
+               "choices": [{**c, "index": index} for c in chunk.get("choices", [])]}
     if request.wants_usage_chunk and usage is not None:
         yield {"object": "chat.completion.chunk", "model": target.model, **(identity or {}), "choices": [],
                "usage": usage}

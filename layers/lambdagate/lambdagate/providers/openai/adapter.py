@@ -16,9 +16,8 @@ OpenAI's own API, ``chat`` elsewhere), ``responses_models``, ``encrypted_reasoni
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lambdagate.providers import http
@@ -94,10 +93,10 @@ class OpenAIProvider(HTTPProvider):
         return str(target.option("api") or ("auto" if openai_itself else "chat"))
 
     async def chat(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> JSONBody:
-        return await _bridge().chat(self, request, target, ctx)
+        return await _bridge_chat()(self, request, target, ctx)
 
     def chat_stream(self, request: ChatCompletionRequest, target: Target, ctx: CallContext) -> AsyncIterator[JSONBody]:
-        return _bridge().chat_stream(self, request, target, ctx)
+        return _bridge_chat_stream()(self, request, target, ctx)
 
     def prepare_responses(self, request: ChatCompletionRequest, target: Target, ctx: CallContext, *, stream: bool,
                           encrypted_reasoning: bool) -> UpstreamCall:
@@ -147,12 +146,22 @@ def _is_openai_itself(api_base: str) -> bool:
     return urlsplit(api_base).hostname == "api.openai.com"
 
 
+# The chat-through-Responses bridge is imported with the first chat call rather than with the
+# adapter (embeddings need none of it), then kept: an import statement on every chat call cost
+# about a microsecond. One loader per function keeps the calls type-checked.
+ChatCall = Callable[["OpenAIProvider", ChatCompletionRequest, Target, CallContext], Awaitable[JSONBody]]
+StreamCall = Callable[["OpenAIProvider", ChatCompletionRequest, Target, CallContext], AsyncIterator[JSONBody]]
+
+
 @functools.cache
-def _bridge() -> ModuleType:
-    """The chat-through-Responses bridge, imported with the first chat call rather than with the
-    adapter (embeddings need none of it), and then kept: an import statement on every chat call
-    cost about a microsecond."""
-    from lambdagate.providers.openai.responses_api import bridge
+def _bridge_chat() -> ChatCall:
+    from lambdagate.providers.openai.responses_api.bridge import chat
 
-    return bridge
+    return chat
 
+
+@functools.cache
+def _bridge_chat_stream() -> StreamCall:
+    from lambdagate.providers.openai.responses_api.bridge import chat_stream
+
+    return chat_stream
