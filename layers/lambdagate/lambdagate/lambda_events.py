@@ -17,8 +17,8 @@ from mangum.types import Scope
 class OneScopeHTTPGateway(HTTPGateway):
     """``HTTPGateway`` whose scope is built on first use and then kept for the invocation.
 
-    Kept by hand rather than by ``functools.cached_property``, whose lock (Python 3.11; 3.12 dropped it) cost
-    about as much as the build it saved.
+    Kept by hand rather than by ``functools.cached_property``, whose lock (Python 3.11; 3.12
+    dropped it) cost about as much as the build it saved.
     """
 
     _scope: Scope | None = None

@@ -47,8 +47,8 @@ def as_dict(body: JSONBody) -> dict[str, Any]:
 
     The result may be the body's own ``value``, shared with every other reader: read it, never
     change it (copy first). Passthrough bytes are parsed (their ``value`` when the provider layer
-    already did); they were
-    checked to be a JSON object where they came in, and anything else reads as empty.
+    already did); they were checked to be a JSON object where they came in, and anything else
+    reads as empty.
     """
     if not isinstance(body, RawJSON):
         return body

@@ -36,6 +36,8 @@ COUNT, MILLISECONDS, NO_UNIT = "Count", "Milliseconds", "None"
 Metric = tuple[str, str, float]
 # The dimension values and the metrics of one directive.
 MetricSet = tuple[Mapping[str, str], Iterable[Metric]]
+# One directive as the document's head names it: its dimension names and (name, unit) definitions.
+Directive = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 
 
 def _true(value: str | None) -> bool:
@@ -52,10 +54,10 @@ def disabled() -> bool:
 
 
 @functools.lru_cache(maxsize=64)
-def _metrics_head(namespace: str, directives: tuple[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], ...]) -> str:
+def _metrics_head(namespace: str, directives: tuple[Directive, ...]) -> str:
     """The ``CloudWatchMetrics`` member of a document, as JSON text: the same for every request that
     writes the same metrics under the same dimension names, so it is serialized once (a document's
-    cost halved). ``directives``: each metric set's dimension names and (name, unit) definitions."""
+    cost halved)."""
     member = {"CloudWatchMetrics": [
         {"Namespace": namespace, "Dimensions": [list(dimensions)],
          "Metrics": [{"Name": name, "Unit": unit} for name, unit in definitions]}
@@ -101,7 +103,7 @@ class EmfWriter:
                     raise ValueError(f"dimension {name!r} has two values in one document")
         if self.service is not None and "service" not in values:
             values["service"] = self.service
-        directives = []
+        directives: list[Directive] = []
         for dimensions, metrics in sets:
             definitions = []
             for name, unit, value in metrics:

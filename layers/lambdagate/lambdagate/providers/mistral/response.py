@@ -54,6 +54,8 @@ def completion(reply: http.Reply, target: Target) -> JSONBody:
     if not isinstance(body.get("choices"), list):
         raise http.bad_answer(target, "an object that is not a completion")
     return body if normalize_completion(body, target) else RawJSON(reply.content, value=body)
+
+
 _OPENAI_FINISH = frozenset({"stop", "length", "tool_calls", "content_filter", "function_call", None})
 
 
